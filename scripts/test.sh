@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: bootstrap the environment, lint, type-check, then the fast tier and the
+# slow tier (kill -9 under load, large corpora). PostgreSQL tests use HUTONG_TEST_POSTGRES_URL
+# (default: the local server's database 'test'); under CI=true they fail rather than skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh dev
+export HUTONG_TEST_POSTGRES_URL="${HUTONG_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
+.venv/bin/python -m pytest -m "not slow" "$@"
+.venv/bin/python -m pytest -m slow "$@"

@@ -1,0 +1,1 @@
+"""The HTTP edge shared by every capability: errors, request ids, authentication."""

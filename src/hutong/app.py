@@ -1,0 +1,59 @@
+"""The FastAPI application: assembles the capability routers around one Runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from hutong import __version__
+from hutong.api import problems
+from hutong.api.auth import RuntimeDep
+from hutong.api.requestid import RequestIdMiddleware
+from hutong.runtime import Runtime
+from hutong.tenants.api import router as tenants_router
+from hutong.traffic.api import public as jump_router
+from hutong.traffic.api import router as traffic_router
+
+
+def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
+    """The app; with ``manage_runtime`` its lifespan starts the cache poller and closes logs."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_runtime:
+            runtime.cache.start()
+        try:
+            yield
+        finally:
+            if manage_runtime:
+                runtime.close()
+
+    app = FastAPI(
+        title="hutong",
+        version=__version__,
+        description="Open interconnection hub for cross-platform commerce (互通).",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(jump_router)
+    app.include_router(tenants_router)
+    app.include_router(traffic_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(rt: RuntimeDep) -> dict[str, object]:
+        """Liveness and readiness: the store answers and the link cache is loaded."""
+        with rt.store.reading() as session:
+            session.execute(text("SELECT 1"))
+        return {
+            "status": "ok",
+            "version": __version__,
+            "links": len(rt.cache.links),
+            "change_seq": rt.cache.last_seq,
+        }
+
+    return app

@@ -1,0 +1,314 @@
+"""The ``hutong`` command: serve, worker, database, seeding and operator tasks.
+
+The CLI acts as the local operator: it talks to the store through the same service layer the
+HTTP API calls, so what it does is what the API would do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hutong.config import load_settings
+from hutong.errors import HutongError
+from hutong.store import Store
+from hutong.tenants.principal import Principal
+
+app = typer.Typer(
+    help="hutong (互通): the cross-platform commerce interconnection hub.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The system of record.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Link policies: who may link to whom, and when.", no_args_is_help=True
+)
+links_app = typer.Typer(help="Tracked links.", no_args_is_help=True)
+lake_app = typer.Typer(help="The data lake.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal data: retention and deletion.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(policy_app, name="policy")
+app.add_typer(links_app, name="links")
+app.add_typer(lake_app, name="lake")
+app.add_typer(privacy_app, name="privacy")
+console = Console()
+err = Console(stderr=True)
+
+
+def _store() -> Store:
+    return Store.from_url(load_settings().database_url)
+
+
+def _operator(session: Session) -> Principal:
+    from hutong.tenants.models import Role, Tenant, TenantKind
+
+    tenant = session.scalar(
+        select(Tenant).where(Tenant.kind == TenantKind.OPERATOR.value).order_by(Tenant.created_at)
+    )
+    if tenant is None:
+        raise HutongError("no operator tenant yet: run 'hutong seed' first")
+    return Principal(tenant.id, TenantKind.OPERATOR, Role.ADMIN)
+
+
+def main() -> None:
+    try:
+        app()
+    except HutongError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+        sys.exit(2)
+
+
+# -- serving -------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    worker: Annotated[bool, typer.Option(help="run a background worker in process")] = True,
+) -> None:
+    """Serve the HTTP API (and the /j/ fast path) with an in-process worker by default."""
+    from hutong.server import run_server
+
+    run_server(host, port, with_worker=worker and load_settings().embedded_worker)
+
+
+@app.command("worker")
+def worker_cmd() -> None:
+    """Run the background jobs (outbox, compaction, passcode renewal, retention)."""
+    from hutong.api.requestid import configure_logging
+    from hutong.worker.runner import Worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    Worker(settings, Store.from_url(settings.database_url)).run()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the Alembic migrations to HUTONG_DATABASE_URL."""
+    from hutong.migrate import upgrade
+
+    url = load_settings().database_url
+    upgrade(url, revision)
+    console.print(f"database at [bold]{_redact(url)}[/bold] is at {revision}")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command()
+def seed() -> None:
+    """Seed the article's platforms and link-policy history; create the operator (once)."""
+    from hutong.tenants.models import Role, Tenant, TenantKind
+    from hutong.tenants.service import create_tenant, issue_key
+    from hutong.traffic.service import seed_platforms, seed_policies
+
+    with _store().transaction() as session:
+        platforms = seed_platforms(session)
+        operator = session.scalar(select(Tenant).where(Tenant.kind == TenantKind.OPERATOR.value))
+        key = None
+        if operator is None:
+            operator = create_tenant(session, TenantKind.OPERATOR, "hutong operator")
+            _, key = issue_key(session, operator.id, Role.ADMIN, "seed")
+        policies = seed_policies(session, operator.id)
+    console.print(f"seeded {platforms} platforms and {policies} link policies")
+    if key:
+        console.print(f"operator tenant {operator.id}; its admin key (shown once):")
+        console.print(key, highlight=False, soft_wrap=True)
+
+
+# -- tenants -------------------------------------------------------------------------------
+@tenants_app.command("create")
+def tenants_create(
+    kind: str,
+    name: str,
+    parent: Annotated[str | None, typer.Option(help="shelf platform tenant of a merchant")] = None,
+    platform: Annotated[str | None, typer.Option(help="platform id of a platform tenant")] = None,
+    role: Annotated[str, typer.Option(help="role of the first key")] = "admin",
+) -> None:
+    """Create a tenant and its first API key (printed once)."""
+    from hutong.tenants.models import Role, TenantKind
+    from hutong.tenants.service import create_tenant, issue_key
+
+    with _store().transaction() as session:
+        tenant = create_tenant(
+            session, TenantKind(kind), name, parent_id=parent, platform_id=platform
+        )
+        _, key = issue_key(session, tenant.id, Role(role), "cli")
+    console.print_json(json.dumps({"tenant_id": tenant.id, "kind": kind, "key": key}))
+
+
+@tenants_app.command("key")
+def tenants_key(tenant: str, role: str = "admin") -> None:
+    """Issue another API key for a tenant (printed once)."""
+    from hutong.tenants.models import Role
+    from hutong.tenants.service import issue_key
+
+    with _store().transaction() as session:
+        api_key, secret = issue_key(session, tenant, Role(role), "cli")
+    console.print_json(json.dumps({"key_id": api_key.id, "key": secret}))
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    from hutong.tenants.models import Tenant
+
+    table = Table("id", "kind", "name", "platform", "parent")
+    with _store().reading() as session:
+        for t in session.scalars(select(Tenant).order_by(Tenant.kind, Tenant.name)):
+            table.add_row(t.id, t.kind, t.name, t.platform_id or "", t.parent_id or "")
+    console.print(table)
+
+
+# -- policies ------------------------------------------------------------------------------
+@policy_app.command("list")
+def policy_list(source: str | None = None) -> None:
+    """The link-policy history, each rule with the sentence it rests on."""
+    from hutong.traffic.models import LinkPolicy
+
+    table = Table("v", "source", "target", "surface", "modes", "from", "to", "assumed", "reason")
+    with _store().reading() as session:
+        query = select(LinkPolicy).order_by(LinkPolicy.version)
+        if source:
+            query = query.where(LinkPolicy.source_platform_id == source)
+        for p in session.scalars(query):
+            table.add_row(
+                str(p.version),
+                p.source_platform_id,
+                p.target_platform_id or "any",
+                p.surface,
+                ",".join(p.modes),
+                p.valid_from.date().isoformat(),
+                p.valid_to.date().isoformat() if p.valid_to else "",
+                "yes" if p.date_assumed else "",
+                p.reason,
+                style="dim" if p.retired_at else None,
+            )
+    console.print(table)
+
+
+@policy_app.command("check")
+def policy_check(
+    source: str,
+    target: str,
+    surface: str,
+    at: Annotated[str | None, typer.Option(help="ISO time with offset; default now")] = None,
+) -> None:
+    """May SOURCE link to TARGET from SURFACE at a time, and why."""
+    from hutong.traffic.cache import load_rules
+    from hutong.traffic.policy import decide
+
+    when = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
+    if when.tzinfo is None:
+        raise typer.BadParameter("--at needs a timezone offset, e.g. 2024-11-11T00:00+08:00")
+    with _store().reading() as session:
+        decision = decide(load_rules(session), source, target, surface, when)
+    console.print_json(
+        json.dumps(
+            {
+                "allowed": decision.allowed,
+                "modes": list(decision.modes),
+                "policy_version": decision.version,
+                "why": decision.why,
+                "source_sentence": decision.rule.source_sentence if decision.rule else "",
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+# -- links ---------------------------------------------------------------------------------
+@links_app.command("list")
+def links_list(campaign: str | None = None) -> None:
+    from hutong.traffic.models import Link
+
+    table = Table("id", "code", "source", "target", "surface", "active", "web_url")
+    with _store().reading() as session:
+        query = select(Link).order_by(Link.created_at)
+        if campaign:
+            query = query.where(Link.campaign_id == campaign)
+        for lk in session.scalars(query.limit(1000)):
+            table.add_row(
+                lk.id,
+                lk.code,
+                lk.source_platform_id,
+                lk.target_platform_id,
+                lk.surface,
+                "yes" if lk.active else "CUT",
+                lk.web_url,
+            )
+    console.print(table)
+
+
+@links_app.command("cut")
+def links_cut(link_id: str, restore: bool = False) -> None:
+    """Cut a link (every worker stops redirecting within a second), or --restore it."""
+    from hutong.traffic.service import set_link_active
+
+    with _store().transaction() as session:
+        link = set_link_active(session, _operator(session), link_id, restore)
+    console.print(f"link {link.id} ({link.code}) is now {'active' if link.active else 'cut'}")
+
+
+@links_app.command("qr")
+def links_qr(code: str, out: Path, scale: int = 8) -> None:
+    """Write the QR code of a link's short URL to OUT (.png or .svg)."""
+    import segno
+
+    from hutong.traffic.jump import SOURCE_PARAM
+
+    url = f"{load_settings().public_url}/j/{code}?{SOURCE_PARAM}=qr"
+    segno.make(url, error="m").save(str(out), scale=scale, border=2)
+    console.print(f"wrote {out} for {url}")
+
+
+# -- lake and privacy ----------------------------------------------------------------------
+@lake_app.command("compact")
+def lake_compact() -> None:
+    """Move every sealed click/impression log segment into day-partitioned Parquet."""
+    from hutong.worker.runner import compact_all
+
+    console.print_json(json.dumps(compact_all(load_settings())))
+
+
+@privacy_app.command("forget")
+def privacy_forget(
+    device_id: Annotated[str | None, typer.Option(help="a device id (IDFA/OAID...)")] = None,
+    buyer_ref: Annotated[str | None, typer.Option(help="a buyer reference or phone")] = None,
+) -> None:
+    """Delete one person's personal data now (lake rows by device; buyer hashes)."""
+    from hutong.privacy.service import forget
+
+    if not device_id and not buyer_ref:
+        raise typer.BadParameter("give --device-id or --buyer-ref")
+    settings = load_settings()
+    kind, value = ("device", device_id) if device_id else ("buyer", buyer_ref)
+    assert value is not None
+    console.print_json(json.dumps(forget(settings, _store(), kind, value)))
+
+
+@privacy_app.command("purge")
+def privacy_purge() -> None:
+    """Apply the retention period now (the worker also runs this hourly)."""
+    from hutong.privacy.service import purge_expired
+
+    settings = load_settings()
+    console.print(f"changed {purge_expired(settings, _store())} files/rows")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    logging.basicConfig()
+    main()

@@ -1,0 +1,42 @@
+"""Imports every capability's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from hutong.api.models import IdempotencyRecord
+from hutong.store import Base
+from hutong.tenants.models import ApiKey, Tenant
+from hutong.traffic.models import (
+    Campaign,
+    CampaignPlacement,
+    ChangeFeed,
+    Conversion,
+    Creative,
+    ImpressionBatch,
+    Link,
+    LinkPolicy,
+    Passcode,
+    Placement,
+    Platform,
+    PostbackEndpoint,
+)
+from hutong.worker.models import OutboxMessage
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Campaign",
+    "CampaignPlacement",
+    "ChangeFeed",
+    "Conversion",
+    "Creative",
+    "IdempotencyRecord",
+    "ImpressionBatch",
+    "Link",
+    "LinkPolicy",
+    "OutboxMessage",
+    "Passcode",
+    "Placement",
+    "Platform",
+    "PostbackEndpoint",
+    "Tenant",
+    "metadata",
+]

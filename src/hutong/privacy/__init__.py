@@ -1,0 +1,1 @@
+"""Personal data kept to its purpose: keyed hashes, masking, retention and deletion (PIPL)."""

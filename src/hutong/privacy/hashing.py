@@ -1,0 +1,46 @@
+"""Keyed hashes for buyer keys and masking for logs and pages.
+
+A bare hash of a phone number is reversible by enumerating the ~10^10 numbers; an HMAC under a
+secret key is not, and rotating or destroying the key unlinks every stored hash at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+
+class KeyedHasher:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def hash(self, kind: str, value: str) -> str:
+        """``kind`` separates namespaces, so a phone and a device id never share a hash."""
+        norm = normalise(kind, value)
+        return hmac.new(self._key, f"{kind}:{norm}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def normalise(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == "phone":
+        digits = re.sub(r"\D", "", value)
+        return digits[-11:] if len(digits) >= 11 else digits
+    if kind in {"device", "idfa", "oaid", "imei"}:
+        return value.lower()
+    return value
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678, the way Chinese platforms show numbers."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_hash(value: str | None) -> str:
+    """Logs and pages show a keyed hash only as its first characters."""
+    if not value:
+        return ""
+    return value[:6] + "…"

@@ -1,0 +1,87 @@
+"""Retention and deletion of personal data (docs/privacy.md).
+
+Personal data hutong holds: keyed hashes of device ids, of IP address + User-Agent, and of
+buyer references; the User-Agent text of clicks. Retention: lake partitions older than
+``HUTONG_PII_RETENTION_DAYS`` (180 by default) lose their personal columns, and conversions
+older than that lose their buyer hash. ``hutong privacy forget`` removes one person's rows now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import update
+
+from hutong.config import Settings
+from hutong.lake.compact import SHANGHAI, write_atomic
+from hutong.privacy.hashing import KeyedHasher
+from hutong.store import Store, utcnow
+from hutong.traffic.models import Conversion
+
+PERSONAL_COLUMNS = ("device_key", "ip_hash", "ua")
+
+
+def _lake_files(lake_dir: Path) -> list[Path]:
+    return sorted(lake_dir.glob("*/day=*/*.parquet"))
+
+
+def _strip_personal(path: Path) -> bool:
+    table = pq.read_table(path)
+    changed = False
+    for name in PERSONAL_COLUMNS:
+        if name in table.column_names:
+            column = table[name]
+            if pc.any(pc.not_equal(column, "")).as_py():
+                idx = table.column_names.index(name)
+                table = table.set_column(idx, name, pa.array([""] * len(table), pa.string()))
+                changed = True
+    if changed:
+        write_atomic(table, path)
+    return changed
+
+
+def purge_expired(settings: Settings, store: Store) -> int:
+    """Strip personal columns from lake days past retention; drop old buyer hashes."""
+    cutoff = (dt.datetime.now(SHANGHAI) - dt.timedelta(days=settings.pii_retention_days)).date()
+    changed = 0
+    for path in _lake_files(settings.lake_dir):
+        day = dt.date.fromisoformat(path.parent.name.removeprefix("day="))
+        if day < cutoff and _strip_personal(path):
+            changed += 1
+    limit = utcnow() - dt.timedelta(days=settings.pii_retention_days)
+    with store.transaction() as session:
+        result = session.execute(
+            update(Conversion)
+            .where(Conversion.created_at < limit, Conversion.buyer_hash.is_not(None))
+            .values(buyer_hash=None)
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
+def forget(settings: Settings, store: Store, kind: str, value: str) -> dict[str, int]:
+    """Delete one person's rows: lake events keyed by their device id, and their buyer hash."""
+    hasher = KeyedHasher(settings.pii_key)
+    removed = {"lake_rows": 0, "conversions": 0}
+    if kind == "device":
+        key = hasher.hash("device", value)
+        for path in _lake_files(settings.lake_dir):
+            table = pq.read_table(path)
+            if "device_key" not in table.column_names:
+                continue
+            keep = pc.not_equal(table["device_key"], key)
+            kept = table.filter(keep)
+            if kept.num_rows != table.num_rows:
+                removed["lake_rows"] += table.num_rows - kept.num_rows
+                write_atomic(kept, path)
+    buyer = hasher.hash("buyer", value)
+    with store.transaction() as session:
+        result = session.execute(
+            update(Conversion).where(Conversion.buyer_hash == buyer).values(buyer_hash=None)
+        )
+        removed["conversions"] = int(getattr(result, "rowcount", 0) or 0)
+    return removed

@@ -1,0 +1,68 @@
+"""The wiring: one object holding the settings, the store and the hot-path state.
+
+``build_runtime`` is the bootstrap (as in Cosmic Python): the app, the CLI, the worker and the
+tests all get their dependencies from it, and nothing else constructs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hutong.config import Settings
+from hutong.lake.schema import CLICKS, IMPRESSIONS
+from hutong.lake.segments import SegmentWriter
+from hutong.privacy.hashing import KeyedHasher
+from hutong.store import Store
+from hutong.traffic.cache import LinkCache
+from hutong.traffic.impressions import ImpressionIntake
+from hutong.traffic.jump import Jumper
+from hutong.traffic.tokens import TokenSigner
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    cache: LinkCache
+    signer: TokenSigner
+    hasher: KeyedHasher
+    clicks: SegmentWriter
+    impressions_log: SegmentWriter
+    jumper: Jumper
+    impressions: ImpressionIntake
+
+    def close(self) -> None:
+        self.cache.stop()
+        self.clicks.close()
+        self.impressions_log.close()
+
+
+def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
+    store = store or Store.from_url(settings.database_url)
+    cache = LinkCache(store, settings.cache_poll_ms)
+    cache.load()
+    signer = TokenSigner(settings.token_keys)
+    hasher = KeyedHasher(settings.pii_key)
+    clicks = SegmentWriter(
+        settings.clicklog_dir,
+        CLICKS.kind,
+        fsync_ms=settings.click_fsync_ms,
+        rotate_seconds=settings.click_segment_seconds,
+    )
+    impressions_log = SegmentWriter(
+        settings.clicklog_dir,
+        IMPRESSIONS.kind,
+        fsync_ms=settings.click_fsync_ms,
+        rotate_seconds=settings.click_segment_seconds,
+    )
+    jumper = Jumper(
+        cache,
+        clicks,
+        signer,
+        settings.pii_key,
+        public_url=settings.public_url,
+        dedup_seconds=settings.click_dedup_seconds,
+        rate_per_minute=settings.bot_rate_per_minute,
+    )
+    intake = ImpressionIntake(impressions_log, hasher, settings.click_dedup_seconds)
+    return Runtime(settings, store, cache, signer, hasher, clicks, impressions_log, jumper, intake)

@@ -1,0 +1,43 @@
+"""Running the server: uvicorn with the /j/ listener in front of the ASGI app."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from hutong.api.requestid import configure_logging
+from hutong.app import create_app
+from hutong.config import load_settings
+from hutong.runtime import build_runtime
+from hutong.traffic.listener import JumpProtocol
+from hutong.worker.runner import Worker
+
+log = logging.getLogger("hutong.server")
+
+
+def run_server(host: str, port: int, *, with_worker: bool = True) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    worker = Worker(settings, runtime.store) if with_worker else None
+    if worker is not None:
+        worker.start_thread()
+    app = create_app(runtime)
+    protocol = JumpProtocol.bound(runtime.jumper, frozenset({"127.0.0.1", "::1"}))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        loop="uvloop",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    log.info("serving on http://%s:%d (%d links cached)", host, port, len(runtime.cache.links))
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if worker is not None:
+            worker.stop()

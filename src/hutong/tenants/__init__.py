@@ -1,0 +1,1 @@
+"""Tenants (who calls), their API keys and roles, and who may see what."""

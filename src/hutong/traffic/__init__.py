@@ -1,0 +1,1 @@
+"""The traffic exchange: platforms, placements, campaigns, tracked jumps, passcodes, postbacks."""

@@ -1,0 +1,207 @@
+"""A dedicated HTTP/1.1 listener for ``GET /j/{code}`` in front of the ASGI app.
+
+uvicorn takes this class as its ``http`` protocol. Requests for ``/j/`` are answered right
+here from ``data_received``: no ASGI scope, no task, no await. The first request on a
+connection that is anything else hands the whole connection, bytes already read included, to
+uvicorn's own httptools protocol, which serves the FastAPI app as usual (where ``/j/{code}``
+also exists, so a handed-over connection still jumps correctly, only more slowly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any, ClassVar, cast
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hutong.traffic.jump import JumpAnswer, Jumper, JumpRequest
+
+log = logging.getLogger("hutong.traffic.listener")
+
+MAX_HEAD = 16 * 1024
+KEEP_ALIVE_SECONDS = 5.0
+_CODE = re.compile(rb"^[0-9A-Za-z_-]{1,32}$")
+_REASONS = {200: b"OK", 302: b"Found", 403: b"Forbidden", 404: b"Not Found", 500: b"Server Error"}
+
+
+class JumpProtocol(asyncio.Protocol):
+    jumper: ClassVar[Jumper]
+    trusted_proxies: ClassVar[frozenset[str]] = frozenset({"127.0.0.1", "::1"})
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._loop = _loop or asyncio.get_event_loop()
+        self._buf = b""
+        self._peer = ""
+        self._active = True
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+
+    @classmethod
+    def bound(cls, jumper: Jumper, trusted_proxies: frozenset[str]) -> type[JumpProtocol]:
+        """A subclass bound to one Jumper (uvicorn instantiates the class itself)."""
+        attrs = {"jumper": jumper, "trusted_proxies": trusted_proxies}
+        return type("BoundJumpProtocol", (cls,), attrs)
+
+    # -- connection lifecycle --------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = self.transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else ""
+        self._server_state.connections.add(self)
+        self._idle_handle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._check_idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server_state.connections.discard(self)
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+
+    def shutdown(self) -> None:
+        """uvicorn calls this on every connection when the server stops."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def _check_idle(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if not self._active and not self._buf:
+            self.transport.close()
+            return
+        self._active = False
+        self._idle_handle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._check_idle)
+
+    # -- requests ---------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self._active = True
+        buf = self._buf + data if self._buf else data
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD:
+                    self._hand_over(buf)
+                    return
+                self._buf = buf
+                return
+            parsed = self._parse(buf[:end]) if buf.startswith((b"GET /j/", b"HEAD /j/")) else None
+            if parsed is None:
+                self._hand_over(buf)
+                return
+            request, keep_alive = parsed
+            self._respond(request, keep_alive)
+            buf = buf[end + 4 :]
+            if not keep_alive:
+                self._buf = b""
+                assert self.transport is not None
+                self.transport.close()
+                return
+            if not buf:
+                self._buf = b""
+                return
+
+    def _parse(self, head: bytes) -> tuple[JumpRequest, bool] | None:
+        """A JumpRequest from a request head, or None to let uvicorn judge the request."""
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ")
+        if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+            return None
+        method, target, version = parts
+        path, _, query = target.partition(b"?")
+        code = path[3:]
+        if not _CODE.match(code):
+            return None
+        keep_alive = version == b"HTTP/1.1"
+        ua = referer = forwarded = purpose = b""
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name[-1:] in (b" ", b"\t"):
+                return None
+            name = name.lower()
+            value = value.strip()
+            if name == b"user-agent":
+                ua = value
+            elif name == b"referer":
+                referer = value
+            elif name == b"x-forwarded-for":
+                forwarded = value
+            elif name in (b"purpose", b"sec-purpose", b"x-moz", b"x-purpose"):
+                purpose = value
+            elif name == b"connection":
+                token = value.lower()
+                keep_alive = token == b"keep-alive" or (keep_alive and token != b"close")
+            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                return None
+        ip = self._peer
+        if forwarded and ip in self.trusted_proxies:
+            ip = forwarded.rsplit(b",", 1)[-1].strip().decode("latin-1")
+        request = JumpRequest(
+            method=method.decode(),
+            code=code.decode(),
+            query=query.decode("latin-1"),
+            user_agent=ua.decode("latin-1"),
+            referer=referer.decode("latin-1"),
+            client_ip=ip,
+            purpose=purpose.decode("latin-1"),
+        )
+        return request, keep_alive
+
+    def _respond(self, request: JumpRequest, keep_alive: bool) -> None:
+        assert self.transport is not None
+        try:
+            answer = self.jumper.jump(request)
+        except Exception:
+            log.exception("jump for code %r failed", request.code)
+            answer = JumpAnswer(500, [("content-type", "text/plain")], b"internal error")
+            keep_alive = False
+        self._server_state.total_requests += 1
+        self.transport.write(serialise(answer, request.method, keep_alive, self._server_state))
+
+    def _hand_over(self, buf: bytes) -> None:
+        """Give this connection, with what it has sent so far, to uvicorn's protocol."""
+        assert self.transport is not None
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+        self._server_state.connections.discard(self)
+        protocol = HttpToolsProtocol(
+            config=self._config,
+            server_state=self._server_state,
+            app_state=self._app_state,
+            _loop=self._loop,
+        )
+        protocol.connection_made(self.transport)
+        self.transport.set_protocol(protocol)
+        self._buf = b""
+        protocol.data_received(buf)
+
+
+def serialise(answer: JumpAnswer, method: str, keep_alive: bool, server_state: Any) -> bytes:
+    reason = _REASONS.get(answer.status, b"")
+    out = [b"HTTP/1.1 %d %b\r\n" % (answer.status, reason)]
+    for name, value in server_state.default_headers:
+        out.append(b"%b: %b\r\n" % (name, value))
+    for name, value in answer.headers:
+        out.append(f"{name}: {value}\r\n".encode("latin-1"))
+    out.append(b"content-length: %d\r\n" % len(answer.body))
+    if not keep_alive:
+        out.append(b"connection: close\r\n")
+    out.append(b"\r\n")
+    if method != "HEAD":
+        out.append(answer.body)
+    return b"".join(out)

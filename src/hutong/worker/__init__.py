@@ -1,0 +1,1 @@
+"""Background jobs: outbox delivery, passcode renewal, click-log compaction, retention."""

@@ -1,0 +1,95 @@
+"""The worker loop: each job runs on its own interval; several workers may run at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from hutong.config import Settings
+from hutong.lake.compact import compact
+from hutong.lake.schema import SCHEMAS
+from hutong.store import Store
+from hutong.traffic.service import renew_passcodes
+from hutong.worker.outbox import TIMEOUT, deliver_due
+
+log = logging.getLogger("hutong.worker")
+
+
+@dataclass
+class Job:
+    name: str
+    every: float
+    run: Callable[[], object]
+    last: float = field(default=0.0)
+
+
+def compact_all(settings: Settings) -> dict[str, int]:
+    """Compact every sealed click and impression segment into the lake."""
+    done = {}
+    for kind, schema in SCHEMAS.items():
+        result = compact(settings.clicklog_dir, settings.lake_dir, schema)
+        done[kind] = result.rows
+    return done
+
+
+def jobs(settings: Settings, store: Store, client: httpx.Client) -> list[Job]:
+    def passcodes() -> int:
+        with store.transaction() as session:
+            return renew_passcodes(session, settings.passcode_ttl_days, dt.timedelta(days=3))
+
+    def retention() -> int:
+        from hutong.privacy.service import purge_expired
+
+        return purge_expired(settings, store)
+
+    return [
+        Job("outbox", 1.0, lambda: deliver_due(store, client)),
+        Job(
+            "compaction",
+            max(settings.click_segment_seconds / 2, 1.0),
+            lambda: compact_all(settings),
+        ),
+        Job("passcodes", 3600.0, passcodes),
+        Job("retention", 3600.0, retention),
+    ]
+
+
+class Worker:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._stop = threading.Event()
+        self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.jobs = jobs(settings, store, self._client)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs:
+            if now - job.last < job.every:
+                continue
+            job.last = now
+            try:
+                job.run()
+            except Exception:
+                log.exception("job %s failed; it will run again next interval", job.name)
+
+    def run(self) -> None:
+        log.info("worker started with jobs: %s", ", ".join(j.name for j in self.jobs))
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(0.2)
+        self._client.close()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="hutong-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
