@@ -161,8 +161,16 @@ def server(world: World) -> Iterator[LiveServer]:
     world.runtime.cache.start()
     port = free_port()
     protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, loop="uvloop",
-                            log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=protocol,
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -36,6 +36,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         version=__version__,
         description="Open interconnection hub for cross-platform commerce (互通).",
         lifespan=lifespan,
+        # No trailing-slash redirects: they echo the Host header into a Location.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     problems.install(app)

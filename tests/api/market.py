@@ -72,21 +72,43 @@ class Market:
         return str(tenant["id"])
 
     def placement(self, seller: str, surface: str, price_fen: int = 100_000) -> str:
-        body = {"surface": surface, "name": f"{seller} {surface}", "pricing_model": "cpm",
-                "price_fen": price_fen}
+        body = {
+            "surface": surface,
+            "name": f"{seller} {surface}",
+            "pricing_model": "cpm",
+            "price_fen": price_fen,
+        }
         return str(ok(self.client(seller).post("/v1/placements", json=body), 201)["id"])
 
-    def campaign(self, buyer: str, placements: list[str], target: str = "taobao",
-                 billing: str = "cpc", **extra: Any) -> str:
-        body = {"name": "Tmall Double 11", "target_platform_id": target,
-                "placement_ids": placements, "billing_model": billing, "cpc_fen": 50,
-                "cps_rate_bp": 500, "budget_fen": 10_000_000, **DOUBLE11, **extra}
+    def campaign(
+        self,
+        buyer: str,
+        placements: list[str],
+        target: str = "taobao",
+        billing: str = "cpc",
+        **extra: Any,
+    ) -> str:
+        body = {
+            "name": "Tmall Double 11",
+            "target_platform_id": target,
+            "placement_ids": placements,
+            "billing_model": billing,
+            "cpc_fen": 50,
+            "cps_rate_bp": 500,
+            "budget_fen": 10_000_000,
+            **DOUBLE11,
+            **extra,
+        }
         return str(ok(self.client(buyer).post("/v1/campaigns", json=body), 201)["id"])
 
     def link(self, buyer: str, campaign: str, placement: str, **extra: Any) -> dict[str, Any]:
-        body = {"campaign_id": campaign, "placement_id": placement, "target_kind": "activity",
-                "web_url": "https://pages.tmall.com/wow/a/act/tmall/dailygroup/double11?spm=a1",
-                **extra}
+        body = {
+            "campaign_id": campaign,
+            "placement_id": placement,
+            "target_kind": "activity",
+            "web_url": "https://pages.tmall.com/wow/a/act/tmall/dailygroup/double11?spm=a1",
+            **extra,
+        }
         result: dict[str, Any] = ok(self.client(buyer).post("/v1/links", json=body), 201)
         return result
 

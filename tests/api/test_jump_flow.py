@@ -28,7 +28,9 @@ def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untype
         time.sleep(0.02)
 
 
-def jump(server: LiveServer, code: str, ua: str, query: str = "", ip: str = "10.1.1.1") -> httpx.Response:
+def jump(
+    server: LiveServer, code: str, ua: str, query: str = "", ip: str = "10.1.1.1"
+) -> httpx.Response:
     with httpx.Client(base_url=server.url, follow_redirects=False) as client:
         return client.get(f"/j/{code}{query}", headers={"User-Agent": ua, "X-Forwarded-For": ip})
 
@@ -40,13 +42,17 @@ def market(server: LiveServer):  # type: ignore[no-untyped-def]
     built.close()
 
 
-def test_splash_jump_redirects_with_signed_token_and_passthrough(server: LiveServer, market) -> None:  # type: ignore[no-untyped-def]
+def test_splash_jump_redirects_with_signed_token_and_passthrough(
+    server: LiveServer, market
+) -> None:  # type: ignore[no-untyped-def]
     splash = market.placement("douyin", "splash")
     campaign = market.campaign("tmall", [splash])
     link = market.link("tmall", campaign, splash, fixed_params={"utm_source": "douyin"})
     wait_for(lambda: link["code"] in server.world.runtime.cache.links)
 
-    answer = jump(server, link["code"], DESKTOP_CHROME, "?utm_campaign=d11&url=https://evil.example&spm=x")
+    answer = jump(
+        server, link["code"], DESKTOP_CHROME, "?utm_campaign=d11&url=https://evil.example&spm=x"
+    )
     assert answer.status_code == 302
     location = answer.headers["location"]
     parts = urlsplit(location)
@@ -72,12 +78,16 @@ def test_app_mode_first_chain_uses_the_deep_link(server: LiveServer, market) -> 
     wait_for(lambda: link["code"] in server.world.runtime.cache.links)
     answer = jump(server, link["code"], MOBILE_SAFARI)
     location = answer.headers["location"]
-    assert location.startswith("tbopen://m.taobao.com/tbopen/index.html?h5Url=https%3A%2F%2Fpages.tmall.com")
+    assert location.startswith(
+        "tbopen://m.taobao.com/tbopen/index.html?h5Url=https%3A%2F%2Fpages.tmall.com"
+    )
     desktop = jump(server, link["code"], DESKTOP_CHROME, ip="10.9.9.9")
     assert desktop.headers["location"].startswith("https://pages.tmall.com/")
 
 
-def test_douyin_live_room_gets_a_passcode_that_resolves_to_the_same_link(server: LiveServer, market) -> None:  # type: ignore[no-untyped-def]
+def test_douyin_live_room_gets_a_passcode_that_resolves_to_the_same_link(
+    server: LiveServer, market
+) -> None:  # type: ignore[no-untyped-def]
     live = market.placement("douyin", "live_room")
     campaign = market.campaign("tmall", [live])
     link = market.link("tmall", campaign, live)
@@ -88,8 +98,13 @@ def test_douyin_live_room_gets_a_passcode_that_resolves_to_the_same_link(server:
     assert link["passcode"] in page.text and "<svg" in page.text
     pasted = f"【Tmall Double 11】复制这段话 ￥{link['passcode']}￥ 打开淘宝 8.0 "
     with httpx.Client(base_url=server.url) as client:
-        resolved = ok(client.post("/p/resolve", json={"text": pasted},
-                                  headers={"User-Agent": TAOBAO_APP, "X-Forwarded-For": "10.2.2.2"}))
+        resolved = ok(
+            client.post(
+                "/p/resolve",
+                json={"text": pasted},
+                headers={"User-Agent": TAOBAO_APP, "X-Forwarded-For": "10.2.2.2"},
+            )
+        )
         assert resolved["code"] == link["code"]
         assert urlsplit(resolved["location"]).hostname == "pages.tmall.com"
         missing = client.post("/p/resolve", json={"text": "no code here"})
@@ -139,7 +154,10 @@ def test_head_and_crawlers_are_not_billed(server: LiveServer, market) -> None:  
     clicks = ok(market.client("tmall").get("/v1/clicks"))
     assert len(clicks) == 3  # the HEAD was never recorded
     assert sorted((c["bot"], c["duplicate"], c["billable"]) for c in clicks) == [
-        (False, False, True), (False, True, False), (True, False, False)]
+        (False, False, True),
+        (False, True, False),
+        (True, False, False),
+    ]
     dup = next(c for c in clicks if c["duplicate"])
     first = next(c for c in clicks if c["billable"])
     assert dup["click_id"] == first["click_id"]  # a duplicate attaches to the first click

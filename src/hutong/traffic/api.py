@@ -541,16 +541,25 @@ def _jump_request(request: Request, code: str) -> JumpRequest:
     )
 
 
-@public.api_route(
+def _jump(code: str, request: Request, runtime: RuntimeDep) -> Response:
+    answer = runtime.jumper.jump(_jump_request(request, code))
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+
+@public.get(
     "/j/{code}",
-    methods=["GET", "HEAD"],
     response_class=Response,
     responses={302: {"description": "redirect to the target"}},
 )
 def jump(code: str, request: Request, runtime: RuntimeDep) -> Response:
     """The tracked jump (normally answered by the dedicated listener before reaching here)."""
-    answer = runtime.jumper.jump(_jump_request(request, code))
-    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+    return _jump(code, request, runtime)
+
+
+@public.head("/j/{code}", response_class=Response)
+def jump_head(code: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Where the jump would go; a HEAD is never recorded as a click."""
+    return _jump(code, request, runtime)
 
 
 @public.post("/p/resolve", response_model=ResolveOut)

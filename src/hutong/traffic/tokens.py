@@ -72,6 +72,9 @@ class TokenSigner:
             payload = _unb64(body)
         except (binascii.Error, ValueError) as exc:
             raise InvalidToken("click token is malformed") from exc
+        if _b64(mac) != mac_text or _b64(payload) != body:
+            # only the canonical encoding is accepted, so one claim has exactly one token
+            raise InvalidToken("click token is not canonically encoded")
         expected = hmac.new(key, f"{VERSION}.{kid}.{body}".encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(mac, expected[:MAC_BYTES]):
             raise InvalidToken("click token signature does not verify")

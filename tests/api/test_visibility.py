@@ -1,0 +1,133 @@
+"""Tenant visibility over every route of the app: outsiders get 404, insiders get the object.
+
+The routes come from the app itself; a new route with a path parameter this test does not know
+fails the test until its visibility rule is written down here and in docs/visibility.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from hutong.app import create_app
+from tests.api.market import build_market, ok
+from tests.api.test_jump_flow import wait_for
+from tests.conftest import LiveServer
+
+PUBLIC_PARAMS = {"code", "platform_id", "fmt"}
+
+
+def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> None:
+    m = build_market(server)
+    try:
+        _walk(server, m)
+    finally:
+        m.close()
+
+
+def _walk(server: LiveServer, m: Any) -> None:
+    splash = m.placement("douyin", "splash")
+    campaign = m.campaign("tmall", [splash])
+    creative = ok(
+        m.client("tmall").post(
+            f"/v1/campaigns/{campaign}/creatives", json={"placement_id": splash, "name": "splash A"}
+        ),
+        201,
+    )
+    link = m.link("tmall", campaign, splash, affiliate_id=m.tenants["streamer"])
+    wait_for(lambda: link["code"] in server.world.runtime.cache.links)
+    endpoint = ok(
+        m.client("douyin").post(
+            "/v1/postback-endpoints", json={"url": "https://ads.douyin.example/pb"}
+        ),
+        201,
+    )
+    keys = ok(m.client("tmall").get(f"/v1/tenants/{m.tenants['tmall']}/keys"))
+    policy = ok(
+        m.client("douyin").post(
+            "/v1/policies",
+            json={
+                "source_platform_id": "douyin",
+                "target_platform_id": "jd",
+                "surface": "feed",
+                "modes": ["passcode"],
+                "valid_from": "2030-01-01T00:00:00+08:00",
+            },
+        ),
+        201,
+    )
+
+    # param -> (value, tenants who may see it)
+    objects: dict[str, tuple[str, set[str]]] = {
+        "campaign_id": (campaign, {"tmall"}),
+        "link_id": (link["id"], {"tmall", "streamer"}),
+        "placement_id": (splash, {"douyin", "tmall", "jd", "shop"}),
+        "tenant_id": (m.tenants["tmall"], {"tmall"}),
+        "key_id": (keys[0]["id"], {"tmall"}),
+        "endpoint_id": (endpoint["id"], {"douyin"}),
+        "policy_id": (policy["id"], {"douyin"}),
+    }
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/v1/campaigns/{campaign_id}/creatives"): {"placement_id": splash, "name": "x"},
+        ("PATCH", "/v1/links/{link_id}"): {"active": True},
+        ("POST", "/v1/links/{link_id}/passcodes"): {"ttl_days": 3},
+        ("POST", "/v1/tenants/{tenant_id}/keys"): {"role": "analyst"},
+    }
+    everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
+    app = create_app(server.world.runtime, manage_runtime=False)
+    checked = 0
+    routes = app.openapi()["paths"]  # every route the app serves, from the app itself
+    assert len(routes) > 20
+    for template, operations in routes.items():
+        params = set(re.findall(r"{(\w+)}", template)) - PUBLIC_PARAMS
+        if not params:
+            continue
+        unknown = params - objects.keys()
+        assert not unknown, f"{template}: add a visibility rule for {unknown}"
+        path = template.replace("{fmt}", "png")
+        for name in params:
+            path = path.replace("{" + name + "}", objects[name][0])
+        allowed = set.intersection(*(objects[name][1] for name in params))
+        for method in sorted(m_.upper() for m_ in operations if m_ != "head"):
+            body = bodies.get((method, template))
+            if "requestBody" in operations[method.lower()]:
+                assert body is not None, f"{method} {template}: add a valid body"
+            for tenant in sorted(everyone - allowed):
+                answer = m.client(tenant).request(method, path, json=body)
+                assert answer.status_code == 404, (tenant, method, path, answer.text)
+                assert answer.json()["code"].endswith("not_found")
+                checked += 1
+            if method == "GET":
+                for tenant in sorted(allowed):
+                    answer: httpx.Response = m.client(tenant).get(path)
+                    assert answer.status_code == 200, (tenant, path, answer.text)
+    assert checked > 40
+
+
+def test_lists_are_scoped(server: LiveServer) -> None:
+    m = build_market(server)
+    try:
+        splash = m.placement("douyin", "splash")
+        feed = m.placement("kuaishou", "feed")
+        tmall_campaign = m.campaign("tmall", [splash])
+        shop_campaign = m.campaign("shop", [feed])
+        jd_campaign = m.campaign("jd", [splash], target="jd")
+
+        def ids(who: str, path: str) -> set[str]:
+            return {row["id"] for row in ok(m.client(who).get(path))}
+
+        assert ids("tmall", "/v1/campaigns") == {tmall_campaign, shop_campaign}
+        assert ids("shop", "/v1/campaigns") == {shop_campaign}
+        assert ids("jd", "/v1/campaigns") == {jd_campaign}
+        assert ids("douyin", "/v1/campaigns") == set()
+        assert ids("douyin", "/v1/placements") == {splash}
+        assert ids("streamer", "/v1/placements") == set()
+        assert ids("tmall", "/v1/placements") == {splash, feed}
+        assert ids("tmall", "/v1/tenants") == {m.tenants["tmall"], m.tenants["shop"]}
+        assert ids("jd", "/v1/tenants") == {m.tenants["jd"]}
+        operator = ids("operator", "/v1/campaigns") if "operator" in m.keys else None
+        assert operator is None or len(operator) == 3
+    finally:
+        m.close()
