@@ -30,7 +30,7 @@ def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> N
 def _walk(server: LiveServer, m: Any) -> None:
     splash = m.placement("douyin", "splash")
     campaign = m.campaign("tmall", [splash])
-    creative = ok(
+    ok(
         m.client("tmall").post(
             f"/v1/campaigns/{campaign}/creatives", json={"placement_id": splash, "name": "splash A"}
         ),

@@ -85,8 +85,8 @@ def test_specific_rule_beats_general_and_later_beats_earlier() -> None:
 
 
 times = st.datetimes(
-    min_value=dt.datetime(2019, 1, 1),
-    max_value=dt.datetime(2026, 12, 31),
+    min_value=dt.datetime(2019, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+    max_value=dt.datetime(2026, 12, 31),  # noqa: DTZ001
     timezones=st.just(dt.UTC),
 )
 

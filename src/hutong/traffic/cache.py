@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
@@ -72,8 +72,8 @@ class CachedPlatform:
     app_schemes: tuple[str, ...]
 
 
-def _link_query() -> Select[Unpack[tuple[Any, ...]]]:
-    query: Select[Unpack[tuple[Any, ...]]] = (
+def _link_query() -> Select[*tuple[Any, ...]]:
+    query: Select[*tuple[Any, ...]] = (
         select(
             Link.code,
             Link.id,
