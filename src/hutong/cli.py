@@ -152,14 +152,23 @@ def tenants_create(
 
 
 @tenants_app.command("key")
-def tenants_key(tenant: str, role: str = "admin") -> None:
+def tenants_key(
+    tenant: Annotated[str | None, typer.Argument(help="tenant id")] = None,
+    platform: Annotated[str | None, typer.Option(help="or: the tenant of this platform")] = None,
+    role: str = "admin",
+) -> None:
     """Issue another API key for a tenant (printed once)."""
-    from hutong.tenants.models import Role
+    from hutong.errors import NotFound
+    from hutong.tenants.models import Role, Tenant
     from hutong.tenants.service import issue_key
 
     with _store().transaction() as session:
+        if tenant is None and platform is not None:
+            tenant = session.scalar(select(Tenant.id).where(Tenant.platform_id == platform))
+        if tenant is None:
+            raise NotFound("give a tenant id or --platform naming a platform with a tenant")
         api_key, secret = issue_key(session, tenant, Role(role), "cli")
-    console.print_json(json.dumps({"key_id": api_key.id, "key": secret}))
+    console.print_json(json.dumps({"tenant_id": tenant, "key_id": api_key.id, "key": secret}))
 
 
 @tenants_app.command("list")

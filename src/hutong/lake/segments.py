@@ -34,7 +34,11 @@ def clean(text: str, limit: int = 512) -> str:
 
 
 def encode_record(values: list[str]) -> bytes:
-    payload = "\t".join(values).encode("utf-8", "replace")
+    """One CRC-prefixed line; a field holding a separator is cleaned, never allowed to split."""
+    text = "\t".join(values)
+    if text.count("\t") != len(values) - 1 or "\n" in text or "\r" in text:
+        text = "\t".join(clean(v, len(v)) for v in values)
+    payload = text.encode("utf-8", "replace")
     return b"%08x\t%b\n" % (zlib.crc32(payload), payload)
 
 
