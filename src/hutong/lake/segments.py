@@ -25,12 +25,19 @@ from pathlib import Path
 
 log = logging.getLogger("hutong.lake")
 
-_CLEAN = {i: " " for i in range(0x20)} | {0x7F: " ", ord("\\"): "/"}
+_CLEAN = {i: " " for i in range(0x20)} | {0x7F: " "}
 
 
 def clean(text: str, limit: int = 512) -> str:
-    """Make untrusted text safe for one tab-separated field."""
-    return text[:limit].translate(_CLEAN)
+    """Make untrusted text safe for one tab-separated field (no tab, CR or LF survives)."""
+    text = text[:limit]
+    return text if text.isprintable() else text.translate(_CLEAN)
+
+
+def encode_line(text: str) -> bytes:
+    """A CRC-prefixed line from fields already joined by tabs and known to be clean."""
+    payload = text.encode("utf-8", "replace")
+    return b"%08x\t%b\n" % (zlib.crc32(payload), payload)
 
 
 def encode_record(values: list[str]) -> bytes:

@@ -542,7 +542,7 @@ def _jump_request(request: Request, code: str) -> JumpRequest:
 
 
 def _jump(code: str, request: Request, runtime: RuntimeDep) -> Response:
-    answer = runtime.jumper.jump(_jump_request(request, code))
+    answer = runtime.jumper.jump_and_log(_jump_request(request, code))
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 

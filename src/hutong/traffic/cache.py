@@ -59,6 +59,24 @@ class CachedLink:
     title: str
     passcode: str = ""
     passcode_expires_ts: float = 0.0
+    log_fields: str = ""  # the click-log columns fixed by the link, tab-joined once
+
+    def __post_init__(self) -> None:
+        self.log_fields = "\t".join(
+            (
+                self.code,
+                self.link_id,
+                self.campaign_id,
+                self.buyer_id,
+                self.seller_id,
+                self.placement_id,
+                self.creative_id,
+                self.affiliate_id,
+                self.source,
+                self.target,
+                self.surface,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

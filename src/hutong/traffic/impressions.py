@@ -57,7 +57,6 @@ class ImpressionIntake:
         received_ms = str(int(now * 1000))
         accepted = duplicates = bots = 0
         bought: dict[str, set[tuple[str, str]]] = {}
-        self.guard.sweep(now)
         for i, imp in enumerate(batch.impressions):
             placement = placements[imp.placement_id]
             link = links.get(imp.link_code or "")

@@ -26,8 +26,59 @@ _CODE = re.compile(rb"^[0-9A-Za-z_-]{1,32}$")
 _REASONS = {200: b"OK", 302: b"Found", 403: b"Forbidden", 404: b"Not Found", 500: b"Server Error"}
 
 
+class ClickBatch:
+    """Answers held until their clicks are in the log: one ``write(2)`` per event-loop turn.
+
+    Every jump answered in one turn of the loop is appended here; a callback scheduled for the
+    end of the turn writes all their log lines with a single system call and only then sends
+    the answers, in arrival order. If the write fails, none of them is sent a redirect.
+    """
+
+    def __init__(self, jumper: Jumper) -> None:
+        self.jumper = jumper
+        self.records: list[bytes] = []
+        self.answers: list[tuple[asyncio.Transport, bytes, bool]] = []
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        data: bytes,
+        record: bytes,
+        close: bool,
+    ) -> None:
+        if not self.answers:
+            loop.call_soon(self.flush)
+        if record:
+            self.records.append(record)
+        self.answers.append((transport, data, close))
+
+    def flush(self) -> None:
+        records, answers = self.records, self.answers
+        self.records, self.answers = [], []
+        try:
+            if records:
+                self.jumper.clicks.append_bytes(b"".join(records))
+        except OSError:
+            log.exception("the click log could not be written; answering 503")
+            for transport, _, _ in answers:
+                if not transport.is_closing():
+                    transport.write(UNAVAILABLE)
+                    transport.close()
+            return
+        for transport, data, close in answers:
+            if not transport.is_closing():
+                transport.write(data)
+                if close:
+                    transport.close()
+
+
+UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
 class JumpProtocol(asyncio.Protocol):
     jumper: ClassVar[Jumper]
+    batch: ClassVar[ClickBatch]
     trusted_proxies: ClassVar[frozenset[str]] = frozenset({"127.0.0.1", "::1"})
 
     def __init__(
@@ -50,7 +101,7 @@ class JumpProtocol(asyncio.Protocol):
     @classmethod
     def bound(cls, jumper: Jumper, trusted_proxies: frozenset[str]) -> type[JumpProtocol]:
         """A subclass bound to one Jumper (uvicorn instantiates the class itself)."""
-        attrs = {"jumper": jumper, "trusted_proxies": trusted_proxies}
+        attrs = {"jumper": jumper, "batch": ClickBatch(jumper), "trusted_proxies": trusted_proxies}
         return type("BoundJumpProtocol", (cls,), attrs)
 
     # -- connection lifecycle --------------------------------------------------------------
@@ -110,7 +161,7 @@ class JumpProtocol(asyncio.Protocol):
             if not keep_alive:
                 self._buf = b""
                 assert self.transport is not None
-                self.transport.close()
+                self.transport.pause_reading()  # the batch closes it once answered
                 return
             if not buf:
                 self._buf = b""
@@ -171,11 +222,18 @@ class JumpProtocol(asyncio.Protocol):
             answer = JumpAnswer(500, [("content-type", "text/plain")], b"internal error")
             keep_alive = False
         self._server_state.total_requests += 1
-        self.transport.write(serialise(answer, request.method, keep_alive, self._server_state))
+        data = serialise(answer, request.method, keep_alive, self._server_state)
+        self.batch.add(self._loop, self.transport, data, answer.record, not keep_alive)
 
     def _hand_over(self, buf: bytes) -> None:
         """Give this connection, with what it has sent so far, to uvicorn's protocol."""
         assert self.transport is not None
+        if any(t is self.transport for t, _, _ in self.batch.answers):
+            # answers to earlier requests on this connection are still queued: hand over
+            # after they are sent, so responses stay in request order
+            self.transport.pause_reading()
+            self._loop.call_soon(self._hand_over_later, buf)
+            return
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         self._server_state.connections.discard(self)
@@ -190,18 +248,36 @@ class JumpProtocol(asyncio.Protocol):
         self._buf = b""
         protocol.data_received(buf)
 
+    def _hand_over_later(self, buf: bytes) -> None:
+        assert self.transport is not None
+        if self.transport.is_closing():
+            return
+        self._hand_over(buf)
+        self.transport.resume_reading()
+
+
+_defaults_cache: tuple[object, bytes] = (None, b"")
+
+
+def _default_headers(server_state: Any) -> bytes:
+    """uvicorn's date/server headers as bytes; uvicorn replaces the list once a second."""
+    global _defaults_cache
+    headers = server_state.default_headers
+    if _defaults_cache[0] is not headers:
+        _defaults_cache = (headers, b"".join(b"%b: %b\r\n" % (n, v) for n, v in headers))
+    return _defaults_cache[1]
+
 
 def serialise(answer: JumpAnswer, method: str, keep_alive: bool, server_state: Any) -> bytes:
     reason = _REASONS.get(answer.status, b"")
-    out = [b"HTTP/1.1 %d %b\r\n" % (answer.status, reason)]
-    for name, value in server_state.default_headers:
-        out.append(b"%b: %b\r\n" % (name, value))
-    for name, value in answer.headers:
-        out.append(f"{name}: {value}\r\n".encode("latin-1"))
-    out.append(b"content-length: %d\r\n" % len(answer.body))
-    if not keep_alive:
-        out.append(b"connection: close\r\n")
-    out.append(b"\r\n")
-    if method != "HEAD":
-        out.append(answer.body)
-    return b"".join(out)
+    head = b"HTTP/1.1 %d %b\r\n%b" % (answer.status, reason, _default_headers(server_state))
+    lines = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
+    tail = b"" if keep_alive else b"connection: close\r\n"
+    body = answer.body if method != "HEAD" else b""
+    return b"%b%bcontent-length: %d\r\n%b\r\n%b" % (
+        head,
+        lines.encode("latin-1"),
+        len(answer.body),
+        tail,
+        body,
+    )

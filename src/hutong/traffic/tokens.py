@@ -36,8 +36,12 @@ class ClickClaim:
         return int(self.click_id[:12], 16)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    """Unpadded base64url (binascii directly: a third of base64.urlsafe_b64encode's cost)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -55,7 +59,7 @@ class TokenSigner:
     def sign(self, click_id: str, code: str, *, bot: bool = False) -> str:
         payload = bytes.fromhex(click_id) + (b"\x01" if bot else b"\x00") + code.encode()
         body = _b64(payload)
-        mac = hmac.new(self._active_key, self._prefix + body.encode(), hashlib.sha256).digest()
+        mac = hmac.digest(self._active_key, self._prefix + body.encode(), "sha256")
         return f"{VERSION}.{self.active_kid}.{body}.{_b64(mac[:MAC_BYTES])}"
 
     def verify(self, token: str) -> ClickClaim:
