@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
@@ -50,7 +51,6 @@ class CachedLink:
     base: str
     fragment: str
     own_params: frozenset[str]
-    fixed_query: str
     app_url: str
     chain: tuple[str, ...]
     active: bool
@@ -125,7 +125,21 @@ def _fixed_query(params: dict[str, Any]) -> str:
     return "&".join(f"{encode_param(str(k))}={encode_param(str(v))}" for k, v in params.items())
 
 
+_SHARED: dict[object, object] = {}
+_T = TypeVar("_T")
+
+
+def _share(value: _T) -> _T:
+    """One copy of each value many links repeat (parameter sets, chains), held process-wide."""
+    return cast(_T, _SHARED.setdefault(value, value))
+
+
+def _s(value: str | None) -> str:
+    return sys.intern(value) if value else ""
+
+
 def _to_cached(row: Any, domains: tuple[str, ...]) -> CachedLink:
+    """A cache entry; ids repeated across links are interned so a million links fit in RAM."""
     judged = judge_web_target(row[11], domains or ("invalid.invalid",))
     fixed = _fixed_query(
         {k: v for k, v in (row[12] or {}).items() if k.lower() not in judged.own_params}
@@ -133,25 +147,24 @@ def _to_cached(row: Any, domains: tuple[str, ...]) -> CachedLink:
     return CachedLink(
         code=row[0],
         link_id=row[1],
-        campaign_id=row[2],
-        buyer_id=row[3],
-        seller_id=row[4] or "",
-        placement_id=row[5] or "",
-        creative_id=row[6] or "",
-        affiliate_id=row[7] or "",
-        source=row[8],
-        target=row[9],
-        surface=row[10],
+        campaign_id=_s(row[2]),
+        buyer_id=_s(row[3]),
+        seller_id=_s(row[4]),
+        placement_id=_s(row[5]),
+        creative_id=_s(row[6]),
+        affiliate_id=_s(row[7]),
+        source=_s(row[8]),
+        target=_s(row[9]),
+        surface=_s(row[10]),
         base=append_query(judged.base, "", fixed) if fixed else judged.base,
-        fragment=judged.fragment,
-        own_params=judged.own_params | frozenset(k.lower() for k in (row[12] or {})),
-        fixed_query=fixed,
-        app_url=row[13] or "",
-        chain=tuple(row[14] or ()),
+        fragment=_s(judged.fragment),
+        own_params=_share(judged.own_params | frozenset(k.lower() for k in (row[12] or {}))),
+        app_url=_s(row[13]),
+        chain=_share(tuple(row[14] or ())),
         active=bool(row[15]),
         starts_ts=row[16].timestamp(),
         ends_ts=row[17].timestamp(),
-        title=row[18],
+        title=_s(row[18]),
     )
 
 
@@ -196,7 +209,7 @@ class LinkCache:
             self._load_platforms(session)
             self._load_policies(session)
             links: dict[str, CachedLink] = {}
-            for row in session.execute(_link_query()):
+            for row in session.execute(_link_query().execution_options(yield_per=20_000)):
                 links[row[0]] = _to_cached(row, self.platforms[row[9]].web_domains)
             self.links = links
             self._load_passcodes(session, None)
