@@ -35,7 +35,9 @@ def tool_version(args: list[str]) -> str:
         done = subprocess.run(args, capture_output=True, text=True, timeout=10)
     except OSError:
         return "missing"
-    return (done.stdout + done.stderr).strip().splitlines()[0] if (done.stdout + done.stderr) else ""
+    return (
+        (done.stdout + done.stderr).strip().splitlines()[0] if (done.stdout + done.stderr) else ""
+    )
 
 
 def write_section(name: str, body: str) -> None:
@@ -45,5 +47,9 @@ def write_section(name: str, body: str) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = f"{start}\n{body.rstrip()}\n\n_Written by the benchmark itself on {stamp}._\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     DOCS.write_text(text, encoding="utf-8")

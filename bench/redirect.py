@@ -30,18 +30,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import command_line, machine, tool_version, write_section  # noqa: E402
-
-from hutong.migrate import upgrade  # noqa: E402
-from hutong.store import Store, utcnow  # noqa: E402
-from hutong.tenants.models import Role, Tenant, TenantKind  # noqa: E402
-from hutong.tenants.principal import Principal  # noqa: E402
-from hutong.traffic.models import DEFAULT_CHAIN, Link  # noqa: E402
-from hutong.traffic.schemas import CampaignIn, PlacementIn  # noqa: E402
-from hutong.traffic.service import (  # noqa: E402
+from common import command_line, machine, tool_version, write_section
+from hutong.migrate import upgrade
+from hutong.store import Store, utcnow
+from hutong.tenants.models import Role, Tenant, TenantKind
+from hutong.tenants.principal import Principal
+from hutong.traffic.models import DEFAULT_CHAIN, Link
+from hutong.traffic.schemas import CampaignIn, PlacementIn
+from hutong.traffic.service import (
     create_campaign,
     create_placement,
     seed_platforms,
@@ -111,12 +107,29 @@ def build_links(url: str, count: int) -> list[str]:
         assert douyin is not None and tmall is not None
         seller = Principal(douyin.id, TenantKind.CONTENT_PLATFORM, Role.ADMIN, "douyin")
         buyer = Principal(tmall.id, TenantKind.SHELF_PLATFORM, Role.ADMIN, "taobao")
-        placement = create_placement(session, seller, PlacementIn.model_validate(
-            {"surface": "feed", "name": "feed", "pricing_model": "cpc", "price_fen": 50}))
-        campaign = create_campaign(session, buyer, CampaignIn.model_validate({
-            "name": "bench", "target_platform_id": "taobao", "placement_ids": [placement.id],
-            "billing_model": "cpc", "cpc_fen": 50, "budget_fen": 10**12,
-            "starts_at": "2024-01-01T00:00:00+08:00", "ends_at": "2099-01-01T00:00:00+08:00"}))
+        placement = create_placement(
+            session,
+            seller,
+            PlacementIn.model_validate(
+                {"surface": "feed", "name": "feed", "pricing_model": "cpc", "price_fen": 50}
+            ),
+        )
+        campaign = create_campaign(
+            session,
+            buyer,
+            CampaignIn.model_validate(
+                {
+                    "name": "bench",
+                    "target_platform_id": "taobao",
+                    "placement_ids": [placement.id],
+                    "billing_model": "cpc",
+                    "cpc_fen": 50,
+                    "budget_fen": 10**12,
+                    "starts_at": "2024-01-01T00:00:00+08:00",
+                    "ends_at": "2099-01-01T00:00:00+08:00",
+                }
+            ),
+        )
     codes: set[str] = set()
     while len(codes) < count:
         codes.add(secrets.token_urlsafe(6))
@@ -125,13 +138,24 @@ def build_links(url: str, count: int) -> list[str]:
     chunk = 50_000
     for start in range(0, count, chunk):
         rows = [
-            {"id": "lnk_" + secrets.token_hex(10), "code": code, "campaign_id": campaign.id,
-             "placement_id": placement.id, "source_platform_id": "douyin",
-             "target_platform_id": "taobao", "surface": "feed", "target_kind": "product",
-             "web_url": f"https://detail.tmall.com/item.htm?id={start + i}", "app_url": "",
-             "fixed_params": {"utm_source": "douyin"}, "fallback_chain": list(DEFAULT_CHAIN),
-             "active": True, "created_at": now, "updated_at": now}
-            for i, code in enumerate(ordered[start:start + chunk])
+            {
+                "id": "lnk_" + secrets.token_hex(10),
+                "code": code,
+                "campaign_id": campaign.id,
+                "placement_id": placement.id,
+                "source_platform_id": "douyin",
+                "target_platform_id": "taobao",
+                "surface": "feed",
+                "target_kind": "product",
+                "web_url": f"https://detail.tmall.com/item.htm?id={start + i}",
+                "app_url": "",
+                "fixed_params": {"utm_source": "douyin"},
+                "fallback_chain": list(DEFAULT_CHAIN),
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i, code in enumerate(ordered[start : start + chunk])
         ]
         with store.transaction() as session:
             session.execute(insert(Link), rows)
@@ -152,8 +176,19 @@ def parse_wrk(output: str) -> Result:
 
 
 def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-           "-s", str(script), f"http://127.0.0.1:{port}/"]
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}/",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return parse_wrk(done.stdout)
 
@@ -200,7 +235,9 @@ def main() -> None:
         args.links, args.seconds, args.rounds = 10_000, 3, 1
     for tool in ("nginx", "wrk", "taskset"):
         if shutil.which(tool) is None:
-            sys.exit(f"{tool} is missing: run 'bash bench/setup.sh' (apt-get install nginx-light wrk)")
+            sys.exit(
+                f"{tool} is missing: run 'bash bench/setup.sh' (apt-get install nginx-light wrk)"
+            )
     work = Path(tempfile.mkdtemp(prefix="hutong-bench-"))
     try:
         _run(args, work)
@@ -223,28 +260,50 @@ def _run(args: argparse.Namespace, work: Path) -> None:
 
     nginx_port, hutong_port = free_port(), free_port()
     (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=nginx_port))
-    env = {**os.environ, "HUTONG_DATA_DIR": str(data), "HUTONG_DATABASE_URL": url,
-           "HUTONG_LOG_LEVEL": "WARNING", "HUTONG_EMBEDDED_WORKER": "0",
-           "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{hutong_port}"}
-    hutong_cmd = ["taskset", "-c", "0", sys.executable, "-m", "hutong.cli", "serve",
-                  "--port", str(hutong_port), "--no-worker"]
-    nginx = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(work / "nginx.conf"),
-                              "-p", str(work)], stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "HUTONG_DATA_DIR": str(data),
+        "HUTONG_DATABASE_URL": url,
+        "HUTONG_LOG_LEVEL": "WARNING",
+        "HUTONG_EMBEDDED_WORKER": "0",
+        "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{hutong_port}",
+    }
+    hutong_cmd = [
+        "taskset",
+        "-c",
+        "0",
+        sys.executable,
+        "-m",
+        "hutong.cli",
+        "serve",
+        "--port",
+        str(hutong_port),
+        "--no-worker",
+    ]
+    nginx = subprocess.Popen(
+        ["taskset", "-c", "0", "nginx", "-c", str(work / "nginx.conf"), "-p", str(work)],
+        stderr=subprocess.DEVNULL,
+    )
     started = time.monotonic()
     hutong = subprocess.Popen(hutong_cmd, env=env, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{nginx_port}/", nginx, 30)
         wait_http(f"http://127.0.0.1:{hutong_port}/healthz", hutong, 600)
         load_s = time.monotonic() - started
-        probe = httpx.get(f"http://127.0.0.1:{hutong_port}/j/{codes[0]}", headers={"User-Agent": UA})
+        probe = httpx.get(
+            f"http://127.0.0.1:{hutong_port}/j/{codes[0]}", headers={"User-Agent": UA}
+        )
         assert probe.status_code == 302 and "ht_ct=" in probe.headers["location"], probe.text
         rss = rss_mb(hutong.pid)
         ours, theirs = [], []
         for round_no in range(args.rounds):
             theirs.append(run_wrk(nginx_port, script, args.seconds, args.connections))
             ours.append(run_wrk(hutong_port, script, args.seconds, args.connections))
-            print(f"  round {round_no + 1}: nginx {theirs[-1].rps:,.0f} req/s, "
-                  f"hutong {ours[-1].rps:,.0f} req/s", flush=True)
+            print(
+                f"  round {round_no + 1}: nginx {theirs[-1].rps:,.0f} req/s, "
+                f"hutong {ours[-1].rps:,.0f} req/s",
+                flush=True,
+            )
         logged = sum(f.stat().st_size for f in (data / "clicklog").glob("*.log"))
     finally:
         stop(hutong)
@@ -252,30 +311,46 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     report(args, ours, theirs, build_s, load_s, rss, logged)
 
 
-def report(args: argparse.Namespace, ours: list[Result], theirs: list[Result], build_s: float,
-           load_s: float, rss: float, logged: int) -> None:
+def report(
+    args: argparse.Namespace,
+    ours: list[Result],
+    theirs: list[Result],
+    build_s: float,
+    load_s: float,
+    rss: float,
+    logged: int,
+) -> None:
     our_rps = statistics.median(r.rps for r in ours)
     their_rps = statistics.median(r.rps for r in theirs)
     our_p99 = statistics.median(r.p99_ms for r in ours)
     their_p99 = statistics.median(r.p99_ms for r in theirs)
     ratio = our_rps / their_rps
-    body = f"""## Redirect: `/j/{{code}}` vs nginx
-
-| | requests/s (median of {args.rounds}) | p99 latency |
-|---|---|---|
-| nginx, `return 302`, 1 worker | {their_rps:,.0f} | {their_p99:.2f} ms |
-| hutong `/j/{{code}}`, 1 process, {args.links:,} links, policy check + click log | {our_rps:,.0f} | {our_p99:.2f} ms |
-| **ratio hutong / nginx** | **{ratio:.2f}** | |
-
-Goal: at least 0.50 of nginx's throughput. Rounds: nginx {", ".join(f"{r.rps:,.0f}" for r in theirs)};
-hutong {", ".join(f"{r.rps:,.0f}" for r in ours)}. wrk -t1 -c{args.connections} -d{args.seconds}s,
-random codes among {min(args.links, 100_000):,} of the links, a mobile Safari User-Agent and a
-random X-Forwarded-For per request; servers on core 0, wrk on core 1 (taskset).
-Setup: {args.links:,} links inserted in {build_s:.1f} s; the server loaded them and answered in
-{load_s:.1f} s, holding {rss:,.0f} MB RSS; {logged / 1e6:,.1f} MB of click log written.
-
-Machine: {machine()}; {tool_version(["nginx", "-v"])}; {tool_version(["wrk", "--version"])}.
-Command: `{command_line()}`"""
+    ours_label = f"hutong `/j/{{code}}`, 1 process, {args.links:,} links, policy check + click log"
+    nginx_rounds = ", ".join(f"{r.rps:,.0f}" for r in theirs)
+    our_rounds = ", ".join(f"{r.rps:,.0f}" for r in ours)
+    body = "\n".join(
+        [
+            "## Redirect: `/j/{code}` vs nginx",
+            "",
+            f"| | requests/s (median of {args.rounds}) | p99 latency |",
+            "|---|---|---|",
+            f"| nginx, `return 302`, 1 worker | {their_rps:,.0f} | {their_p99:.2f} ms |",
+            f"| {ours_label} | {our_rps:,.0f} | {our_p99:.2f} ms |",
+            f"| **ratio hutong / nginx** | **{ratio:.2f}** | |",
+            "",
+            f"Goal: at least 0.50 of nginx's throughput. Rounds: nginx {nginx_rounds};",
+            f"hutong {our_rounds}. wrk -t1 -c{args.connections} -d{args.seconds}s, random codes",
+            f"among {min(args.links, 100_000):,} of the links, a mobile Safari User-Agent and a",
+            "random X-Forwarded-For per request; servers on core 0, wrk on core 1 (taskset).",
+            f"Setup: {args.links:,} links inserted in {build_s:.1f} s; the server loaded them and",
+            f"answered in {load_s:.1f} s, holding {rss:,.0f} MB RSS; {logged / 1e6:,.1f} MB of",
+            "click log written.",
+            "",
+            f"Machine: {machine()}; {tool_version(['nginx', '-v'])}; "
+            f"{tool_version(['wrk', '--version'])}.",
+            f"Command: `{command_line()}`",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("redirect" + ("-quick" if args.quick else ""), body)
