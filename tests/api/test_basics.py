@@ -231,6 +231,13 @@ def test_impression_batches_are_idempotent_and_deduplicated(server: LiveServer) 
         imps.append(
             {
                 "placement_id": splash,
+                "ts": "2099-01-01T00:00:00+08:00",
+                "user_agent": "Mozilla/5.0 (iPhone) Mobile",
+            }
+        )
+        imps.append(
+            {
+                "placement_id": splash,
                 "ts": "2024-11-11T00:00:02+08:00",
                 "user_agent": "Googlebot/2.1 (+http://www.google.com/bot.html)",
             }
@@ -238,10 +245,10 @@ def test_impression_batches_are_idempotent_and_deduplicated(server: LiveServer) 
         batch = {"batch_key": "douyin-2024-11-11-0001", "impressions": imps}
         first = ok(m.client("douyin").post("/v1/impressions", json=batch), 202)
         assert (first["received"], first["accepted"], first["duplicates"], first["bots"]) == (
-            6,
+            7,
             3,
             2,
-            1,
+            2,
         )
         again = ok(m.client("douyin").post("/v1/impressions", json=batch), 202)
         assert again["replayed"] is True and again["batch_id"] == first["batch_id"]

@@ -24,13 +24,20 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Used with ``scope="function"``: the commit happens before the response is sent, so an
+    acknowledged write is a committed one (the default scope commits after sending).
+    """
     with runtime.store.transaction() as session:
         yield session
 
 
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
 def get_principal(
-    session: Annotated[Session, Depends(get_session)],
+    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_header)],
 ) -> Principal:
@@ -41,5 +48,4 @@ def get_principal(
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

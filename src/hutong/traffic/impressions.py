@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,9 @@ from hutong.traffic.jump import ClickGuard
 from hutong.traffic.models import Campaign, CampaignPlacement, ImpressionBatch, Link, Placement
 from hutong.traffic.schemas import ImpressionBatchIn, ImpressionBatchOut, ImpressionIn
 from hutong.traffic.useragent import bot_reason, device_of
+
+FUTURE_SLACK_SECONDS = 300  # clock skew a platform's batch may have
+IMPRESSIONS_PER_DEVICE_MINUTE = 60  # one screen cannot show a person more ads than this
 
 
 def _event_id(tenant_id: str, batch_key: str, index: int) -> str:
@@ -57,6 +61,7 @@ class ImpressionIntake:
         received_ms = str(int(now * 1000))
         accepted = duplicates = bots = 0
         bought: dict[str, set[tuple[str, str]]] = {}
+        per_minute: Counter[tuple[str, int]] = Counter()  # within this batch
         for i, imp in enumerate(batch.impressions):
             placement = placements[imp.placement_id]
             link = links.get(imp.link_code or "")
@@ -66,8 +71,14 @@ class ImpressionIntake:
             if campaign_id and (placement.id, campaign_id) not in bought[campaign_id]:
                 raise NotFound(f"impressions[{i}]: campaign {campaign_id} not on that placement")
             device_key = self.hasher.hash("device", imp.device_id) if imp.device_id else ""
-            reason = bot_reason(imp.user_agent) if imp.user_agent else ""
             ts = imp.ts.timestamp()
+            reason = bot_reason(imp.user_agent) if imp.user_agent else ""
+            if not reason and ts > now + FUTURE_SLACK_SECONDS:
+                reason = "future_timestamp"  # shown after it was received: impossible
+            if not reason and device_key:
+                per_minute[(device_key, int(ts // 60))] += 1
+                if per_minute[(device_key, int(ts // 60))] > IMPRESSIONS_PER_DEVICE_MINUTE:
+                    reason = "rate"
             dup_key = f"{placement.id}|{campaign_id}|{device_key}"
             dup = bool(device_key) and bool(self.guard.duplicate_of(dup_key, "x", ts))
             billable = not reason and not dup
