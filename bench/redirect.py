@@ -31,6 +31,7 @@ import httpx
 from sqlalchemy import insert, select
 
 from common import command_line, machine, tool_version, write_section
+from hutong import native
 from hutong.migrate import upgrade
 from hutong.store import Store, utcnow
 from hutong.tenants.models import Role, Tenant, TenantKind
@@ -345,6 +346,8 @@ def report(
             f"Setup: {args.links:,} links inserted in {build_s:.1f} s; the server loaded them and",
             f"answered in {load_s:.1f} s, holding {rss:,.0f} MB RSS; {logged / 1e6:,.1f} MB of",
             "click log written.",
+            "",
+            f"Build: {native.status().describe()} (docs/performance.md).",
             "",
             f"Machine: {machine()}; {tool_version(['nginx', '-v'])}; "
             f"{tool_version(['wrk', '--version'])}.",

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import uvicorn
 
+from hutong import native
 from hutong.app import create_app
 from hutong.config import Settings
 from hutong.migrate import upgrade
@@ -36,6 +37,15 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backend: parametrised over sqlite and postgres")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Test the code that runs: never a stale compiled hot path, and in CI the compiled one."""
+    found = native.status()
+    if found.stale:
+        pytest.exit(found.describe(), returncode=3)
+    if IN_CI and found.interpreted:
+        pytest.exit(f"CI=true but the hot path is not compiled: {found.describe()}", returncode=3)
 
 
 def postgres_url() -> str | None:

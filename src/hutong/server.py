@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from typing import cast
 
 import uvicorn
 
+from hutong import native
 from hutong.api.requestid import configure_logging
 from hutong.app import create_app
 from hutong.config import load_settings
@@ -34,13 +37,19 @@ def run_server(host: str, port: int, *, with_worker: bool = True) -> None:
         app,
         host=host,
         port=port,
-        http=protocol,
+        http=cast(type[asyncio.Protocol], protocol),  # uvicorn only calls it
         loop="uvloop",
         access_log=False,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
-    log.info("serving on http://%s:%d (%d links cached)", host, port, len(runtime.cache.links))
+    log.info(
+        "serving on http://%s:%d (%d links cached; %s)",
+        host,
+        port,
+        len(runtime.cache.links),
+        native.status().describe(),
+    )
     try:
         uvicorn.Server(config).run()
     finally:

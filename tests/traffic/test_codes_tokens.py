@@ -18,7 +18,8 @@ from hutong.traffic.codes import (
     new_passcode,
     render_passcode,
 )
-from hutong.traffic.tokens import InvalidToken, TokenSigner
+from hutong.traffic.errors import InvalidToken
+from hutong.traffic.tokens import TokenSigner
 
 CLICK_IDS = st.binary(min_size=16, max_size=16).map(bytes.hex)
 CODES = st.text(alphabet=CODE_ALPHABET + "_-", min_size=3, max_size=32)

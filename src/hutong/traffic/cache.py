@@ -12,13 +12,13 @@ import datetime as dt
 import logging
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from hutong.store import Store, utcnow
+from hutong.traffic.cached import CachedLink, CachedPlatform
 from hutong.traffic.models import (
     Campaign,
     ChangeFeed,
@@ -33,61 +33,6 @@ from hutong.traffic.urls import append_query, judge_web_target
 from hutong.traffic.useragent import WebviewDetector
 
 log = logging.getLogger("hutong.traffic.cache")
-
-
-@dataclass(slots=True)
-class CachedLink:
-    code: str
-    link_id: str
-    campaign_id: str
-    buyer_id: str
-    seller_id: str
-    placement_id: str
-    creative_id: str
-    affiliate_id: str
-    source: str
-    target: str
-    surface: str
-    base: str
-    fragment: str
-    own_params: frozenset[str]
-    app_url: str
-    chain: tuple[str, ...]
-    active: bool
-    starts_ts: float
-    ends_ts: float
-    title: str
-    passcode: str = ""
-    passcode_expires_ts: float = 0.0
-    log_fields: str = ""  # the click-log columns fixed by the link, tab-joined once
-
-    def __post_init__(self) -> None:
-        self.log_fields = "\t".join(
-            (
-                self.code,
-                self.link_id,
-                self.campaign_id,
-                self.buyer_id,
-                self.seller_id,
-                self.placement_id,
-                self.creative_id,
-                self.affiliate_id,
-                self.source,
-                self.target,
-                self.surface,
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CachedPlatform:
-    slug: str
-    name: str
-    name_zh: str
-    kind: str
-    deep_link_template: str
-    web_domains: tuple[str, ...]
-    app_schemes: tuple[str, ...]
 
 
 def _link_query() -> Select[*tuple[Any, ...]]:
@@ -200,7 +145,7 @@ class LinkCache:
         self.webviews = WebviewDetector({})
         self.last_seq = 0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: threading.Thread | None = None
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -296,13 +241,13 @@ class LinkCache:
             self.links[fresh.code] = fresh
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._poll_loop, name="link-cache", daemon=True)
-        self._thread.start()
+        self._poller = threading.Thread(target=self._poll_loop, name="link-cache", daemon=True)
+        self._poller.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._poller is not None:
+            self._poller.join(timeout=5)
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(self.poll_interval):

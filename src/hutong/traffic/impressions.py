@@ -20,7 +20,7 @@ from hutong.lake.segments import SegmentWriter
 from hutong.privacy.hashing import KeyedHasher
 from hutong.tenants.models import TenantKind
 from hutong.tenants.principal import Principal
-from hutong.traffic.jump import ClickGuard
+from hutong.traffic.guard import ClickGuard, key_of, salt_of
 from hutong.traffic.models import Campaign, CampaignPlacement, ImpressionBatch, Link, Placement
 from hutong.traffic.schemas import ImpressionBatchIn, ImpressionBatchOut, ImpressionIn
 from hutong.traffic.useragent import bot_reason, device_of
@@ -79,8 +79,12 @@ class ImpressionIntake:
                 per_minute[(device_key, int(ts // 60))] += 1
                 if per_minute[(device_key, int(ts // 60))] > IMPRESSIONS_PER_DEVICE_MINUTE:
                     reason = "rate"
-            dup_key = f"{placement.id}|{campaign_id}|{device_key}"
-            dup = bool(device_key) and bool(self.guard.duplicate_of(dup_key, "x", ts))
+            stamp = f"{int(ts * 1000):012x}"  # the guard reads an event's time from its id
+            dup = bool(device_key) and bool(
+                self.guard.duplicate_of(
+                    key_of(device_key) ^ salt_of(f"{placement.id}|{campaign_id}"), stamp, ts
+                )
+            )
             billable = not reason and not dup
             accepted += billable
             duplicates += dup

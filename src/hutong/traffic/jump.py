@@ -13,11 +13,14 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from hutong.errors import Gone, NotFound, TooManyRequests
+from hutong.errors import TooManyRequests
 from hutong.lake.segments import SegmentWriter, clean, encode_line
 from hutong.traffic import pages
-from hutong.traffic.cache import CachedLink, LinkCache
+from hutong.traffic.cache import LinkCache
+from hutong.traffic.cached import CachedLink
 from hutong.traffic.codes import find_passcodes
+from hutong.traffic.errors import PasscodeExpired, PasscodeNotFound
+from hutong.traffic.guard import ClickGuard, key_of
 from hutong.traffic.policy import Decision
 from hutong.traffic.tokens import TokenSigner
 from hutong.traffic.urls import append_query, encode_param, passthrough_query
@@ -25,9 +28,10 @@ from hutong.traffic.useragent import MOBILE, Device, bot_reason, device_of
 
 TOKEN_PARAM = "ht_ct"  # noqa: S105 - a query parameter name, not a secret
 SOURCE_PARAM = "ht_src"
-HUMAN_GAP_SECONDS = 1.0  # two different links tapped by one device faster than this: scripted
 UA_MEMO_SIZE = 50_000
-UAProfile = tuple[Device, str, str, str]  # device, in-app platform, bot reason, cleaned UA
+# device, in-app platform, bot reason, cleaned UA, keyed hash of the cleaned UA (16 hex) and
+# that hash as a number
+UAProfile = tuple[Device, str, str, str, str, int]
 
 
 @dataclass(slots=True)
@@ -46,75 +50,31 @@ class JumpAnswer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
-    click_id: str = ""
     record: bytes = b""  # the click-log line that must be written before this is answered
 
 
-class PasscodeNotFound(NotFound):
-    code = "passcode_not_found"
+class _RandomPool:
+    """Click ids' random part, read from the OS CSPRNG 40 KiB at a time instead of per click.
 
-
-class PasscodeExpired(Gone):
-    code = "passcode_expired"
-
-
-class _Generations:
-    """A map whose entries live between one and two spans: two dicts, swapped every span.
-
-    Expiry costs O(1) (the old generation is dropped whole), so no sweep ever walks millions
-    of entries on the hot path; the values are tuples of strings and numbers, which the
-    garbage collector stops tracking, so a full collection does not walk them either.
+    A forked child starts with an empty pool, so two processes never hand out the same bytes.
     """
 
-    def __init__(self, span: float) -> None:
-        self.span = span
-        self.current: dict[str, tuple[str, float]] = {}
-        self.previous: dict[str, tuple[str, float]] = {}
-        self._started = 0.0
+    SIZE = 40_960
 
-    def get(self, key: str, now: float) -> tuple[str, float] | None:
-        if now - self._started >= self.span:
-            self.previous = self.current if now - self._started < 2 * self.span else {}
-            self.current = {}
-            self._started = now
-        found = self.current.get(key)
-        return found if found is not None else self.previous.get(key)
+    def __init__(self) -> None:
+        self.buf = b""
+        self.at = 0
+        os.register_at_fork(after_in_child=self.reset)
 
-    def put(self, key: str, value: tuple[str, float]) -> None:
-        self.current[key] = value
+    def reset(self) -> None:
+        self.buf, self.at = b"", 0
 
-
-class ClickGuard:
-    """Per-process dedup windows, rate counters and timing checks (Redis-free default)."""
-
-    def __init__(self, dedup_seconds: int, rate_per_minute: int) -> None:
-        self.dedup_seconds = dedup_seconds
-        self.rate_per_minute = rate_per_minute
-        self._seen = _Generations(max(dedup_seconds, 1))
-        self._rate: dict[str, int] = {}
-        self._rate_minute = 0
-        self._taps = _Generations(60.0)
-
-    def duplicate_of(self, key: str, click_id: str, now: float) -> str:
-        """The earlier click id if ``key`` clicked within the window, else records this one."""
-        seen = self._seen.get(key, now)
-        if seen is not None and seen[1] > now:
-            return seen[0]
-        self._seen.put(key, (click_id, now + self.dedup_seconds))
-        return ""
-
-    def over_rate(self, ip_hash: str, now: float) -> bool:
-        minute = int(now // 60)
-        if minute != self._rate_minute:
-            self._rate, self._rate_minute = {}, minute
-        count = self._rate.get(ip_hash, 0) + 1
-        self._rate[ip_hash] = count
-        return count > self.rate_per_minute
-
-    def too_fast(self, device_key: str, code: str, now: float) -> bool:
-        last = self._taps.get(device_key, now)
-        self._taps.put(device_key, (code, now))
-        return last is not None and last[0] != code and now - last[1] < HUMAN_GAP_SECONDS
+    def take(self, n: int) -> bytes:
+        at = self.at
+        if at + n > len(self.buf):
+            self.buf, at = os.urandom(self.SIZE), 0
+        self.at = at + n
+        return self.buf[at : at + n]
 
 
 def _referer_host(referer: str) -> str:
@@ -145,6 +105,7 @@ class Jumper:
         # this path; the key is the same PII key, so these hashes unlink with it.
         self._mac = hashlib.blake2b(key=hashlib.sha256(pii_key).digest(), digest_size=16)
         self._ua_memo: dict[str, UAProfile] = {}
+        self._random = _RandomPool()
 
     def _keyed(self, text: str) -> str:
         mac = self._mac.copy()
@@ -159,7 +120,9 @@ class Jumper:
         if len(self._ua_memo) >= UA_MEMO_SIZE:
             self._ua_memo.clear()
         app = self.cache.webviews.detect(ua) if ua else ""
-        known = (device_of(ua), app, bot_reason(ua), clean(ua, 300))
+        cleaned = clean(ua, 300)
+        ua_key = self._keyed("ua:" + cleaned)[:16]
+        known = (device_of(ua), app, bot_reason(ua), cleaned, ua_key, key_of(ua_key))
         self._ua_memo[ua] = known
         return known
 
@@ -180,7 +143,7 @@ class Jumper:
         decision = self.cache.policies.decide_ts(source, link.target, link.surface, now)
         mode = self._choose_mode(link, decision, device)
         if req.method == "HEAD":  # a HEAD is never a click: answer without recording
-            return self._answer(link, mode, "", False)
+            return self._answer(link, mode, b"", False)
         pairs = self._pairs(req.query)
         via = "qr" if pairs.pop(SOURCE_PARAM, "") == "qr" else "jump"
         click_id, bot_flag, record = self._record(
@@ -230,23 +193,28 @@ class Jumper:
         mode: str,
         via: str,
         pairs: dict[str, str],
-    ) -> tuple[str, bool, bytes]:
-        """The click's log line, its click id and whether it was flagged as a bot."""
+    ) -> tuple[bytes, bool, bytes]:
+        """The click's log line, its click id (16 raw bytes) and whether it is a bot's.
+
+        The click id is the time in ms (6 bytes) and 10 random bytes, so ids sort by time and
+        cannot be guessed. The device key is the address's keyed hash and the UA's side by
+        side (both under the PII key): one MAC per click instead of two.
+        """
         ms = int(now * 1000)
-        event_id = f"{ms:012x}{os.urandom(10).hex()}"
-        device, app, reason, ua_clean = profile
+        raw_id = ms.to_bytes(6, "big") + self._random.take(10)
+        event_id = raw_id.hex()
+        device, app, reason, ua_clean, ua_key, ua_int = profile
         ip_hash = self._keyed("ip:" + req.client_ip)
-        device_key = self._keyed(f"dev:{req.client_ip}|{ua_clean}")
-        guard = self.guard
+        ip_int = key_of(ip_hash)
+        device_key = ip_hash[:16] + ua_key
         if not reason and req.purpose:
             reason = "prefetch"
-        if not reason and guard.over_rate(ip_hash, now):
-            reason = "rate"
-        if not reason and guard.too_fast(device_key, link.code, now):
-            reason = "timing"
+        guard = self.guard
+        if not reason:
+            reason = guard.bot_reason(ip_int, ua_key, link.code, now)
         leads_on = mode in ("web", "app")
         original = (
-            guard.duplicate_of(f"{link.code}|{device_key}", event_id, now) if leads_on else ""
+            guard.duplicate_of(ip_int ^ ua_int ^ link.salt, event_id, now) if leads_on else ""
         )
         click_id = original or event_id
         in_flight = link.starts_ts <= now < link.ends_ts
@@ -263,14 +231,14 @@ class Jumper:
             f"{_referer_host(req.referer) if req.referer else ''}\t"
             f"{clean('&'.join(f'{k}={v}' for k, v in pairs.items()), 500) if pairs else ''}"
         )
-        return click_id, bool(reason), record
+        return (bytes.fromhex(original) if original else raw_id), bool(reason), record
 
-    def _token(self, link: CachedLink, click_id: str, bot: bool) -> str:
+    def _token(self, link: CachedLink, click_id: bytes, bot: bool) -> str:
         # a token is base64url and dots only: unreserved characters, nothing to encode
-        return f"{TOKEN_PARAM}={self.signer.sign(click_id, link.code, bot=bot)}"
+        return f"{TOKEN_PARAM}={self.signer.sign_raw(click_id, link.code, bot=bot)}"
 
     def web_location(
-        self, link: CachedLink, click_id: str, bot: bool, pairs: dict[str, str]
+        self, link: CachedLink, click_id: bytes, bot: bool, pairs: dict[str, str]
     ) -> str:
         extra = passthrough_query(list(pairs.items()), link.own_params) if pairs else ""
         if click_id:
@@ -278,7 +246,7 @@ class Jumper:
             extra = f"{extra}&{token}" if extra else token
         return append_query(link.base, link.fragment, extra)
 
-    def app_location(self, link: CachedLink, web: str, click_id: str, bot: bool) -> str:
+    def app_location(self, link: CachedLink, web: str, click_id: bytes, bot: bool) -> str:
         if link.app_url:
             if not click_id:
                 return link.app_url
@@ -290,7 +258,7 @@ class Jumper:
         self,
         link: CachedLink,
         mode: str,
-        click_id: str,
+        click_id: bytes,
         bot: bool,
         pairs: dict[str, str] | None = None,
     ) -> JumpAnswer:
@@ -298,9 +266,7 @@ class Jumper:
             location = self.web_location(link, click_id, bot, pairs or {})
             if mode == "app":
                 location = self.app_location(link, location, click_id, bot)
-            return JumpAnswer(
-                302, [("location", location), ("cache-control", "no-store")], click_id=click_id
-            )
+            return JumpAnswer(302, [("location", location), ("cache-control", "no-store")])
         target = self.cache.platforms[link.target]
         short = f"{self.public_url}/j/{link.code}?{SOURCE_PARAM}=qr"
         if mode == "passcode":
@@ -331,7 +297,7 @@ class Jumper:
                 expired = candidate
                 continue
             return self._redeem(link, candidate, req, now)
-        if self.guard.over_rate("miss:" + ip_hash, now):
+        if self.guard.over_rate(ip_hash, now):
             raise TooManyRequests("too many passcode attempts from this address; wait a minute")
         if expired:
             raise PasscodeExpired("this passcode has expired; ask for a new one")
@@ -352,8 +318,8 @@ class Jumper:
         return {
             "code": link.code,
             "passcode": passcode,
-            "click_id": click_id,
-            "click_token": self.signer.sign(click_id, link.code, bot=bot),
+            "click_id": click_id.hex(),
+            "click_token": self.signer.sign_raw(click_id, link.code, bot=bot),
             "location": location,
             "target_platform": link.target,
         }

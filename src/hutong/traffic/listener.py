@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any, ClassVar, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -38,6 +39,15 @@ class ClickBatch:
         self.jumper = jumper
         self.records: list[bytes] = []
         self.answers: list[tuple[asyncio.Transport, bytes, bool]] = []
+        self.server_state: Any = None  # uvicorn's, set by the first connection
+        self._defaults: tuple[object, bytes] = (None, b"")
+
+    def default_headers(self) -> bytes:
+        """uvicorn's date/server headers as bytes; uvicorn replaces the list once a second."""
+        headers = self.server_state.default_headers
+        if self._defaults[0] is not headers:
+            self._defaults = (headers, b"".join(b"%b: %b\r\n" % (n, v) for n, v in headers))
+        return self._defaults[1]
 
     def add(
         self,
@@ -56,6 +66,7 @@ class ClickBatch:
     def flush(self) -> None:
         records, answers = self.records, self.answers
         self.records, self.answers = [], []
+        self.server_state.total_requests += len(answers)
         try:
             if records:
                 self.jumper.clicks.append_bytes(b"".join(records))
@@ -77,9 +88,7 @@ UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnect
 
 
 class JumpProtocol(asyncio.Protocol):
-    jumper: ClassVar[Jumper]
-    batch: ClassVar[ClickBatch]
-    trusted_proxies: ClassVar[frozenset[str]] = frozenset({"127.0.0.1", "::1"})
+    """One connection's protocol. Built by the factory ``bound`` returns, never directly."""
 
     def __init__(
         self,
@@ -87,7 +96,15 @@ class JumpProtocol(asyncio.Protocol):
         server_state: Any,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        jumper: Jumper,
+        batch: ClickBatch,
+        trusted_proxies: frozenset[str],
     ) -> None:
+        self.jumper = jumper
+        self.batch = batch
+        self.trusted_proxies = trusted_proxies
+        batch.server_state = server_state
         self._config = config
         self._server_state = server_state
         self._app_state = app_state
@@ -98,11 +115,32 @@ class JumpProtocol(asyncio.Protocol):
         self._idle_handle: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
 
-    @classmethod
-    def bound(cls, jumper: Jumper, trusted_proxies: frozenset[str]) -> type[JumpProtocol]:
-        """A subclass bound to one Jumper (uvicorn instantiates the class itself)."""
-        attrs = {"jumper": jumper, "batch": ClickBatch(jumper), "trusted_proxies": trusted_proxies}
-        return type("BoundJumpProtocol", (cls,), attrs)
+    @staticmethod
+    def bound(jumper: Jumper, trusted_proxies: frozenset[str]) -> Callable[..., JumpProtocol]:
+        """The protocol factory uvicorn takes as its ``http`` class, bound to one Jumper.
+
+        A factory, not a subclass made with ``type()``: this module is compiled with mypyc
+        (docs/performance.md), and interpreted classes cannot inherit from compiled ones.
+        """
+        batch = ClickBatch(jumper)
+
+        def protocol(
+            config: Any,
+            server_state: Any,
+            app_state: dict[str, Any],
+            _loop: asyncio.AbstractEventLoop | None = None,
+        ) -> JumpProtocol:
+            return JumpProtocol(
+                config,
+                server_state,
+                app_state,
+                _loop,
+                jumper=jumper,
+                batch=batch,
+                trusted_proxies=trusted_proxies,
+            )
+
+        return protocol
 
     # -- connection lifecycle --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -221,8 +259,7 @@ class JumpProtocol(asyncio.Protocol):
             log.exception("jump for code %r failed", request.code)
             answer = JumpAnswer(500, [("content-type", "text/plain")], b"internal error")
             keep_alive = False
-        self._server_state.total_requests += 1
-        data = serialise(answer, request.method, keep_alive, self._server_state)
+        data = serialise(answer, request.method, keep_alive, self.batch.default_headers())
         self.batch.add(self._loop, self.transport, data, answer.record, not keep_alive)
 
     def _hand_over(self, buf: bytes) -> None:
@@ -256,21 +293,9 @@ class JumpProtocol(asyncio.Protocol):
         self.transport.resume_reading()
 
 
-_defaults_cache: tuple[object, bytes] = (None, b"")
-
-
-def _default_headers(server_state: Any) -> bytes:
-    """uvicorn's date/server headers as bytes; uvicorn replaces the list once a second."""
-    global _defaults_cache
-    headers = server_state.default_headers
-    if _defaults_cache[0] is not headers:
-        _defaults_cache = (headers, b"".join(b"%b: %b\r\n" % (n, v) for n, v in headers))
-    return _defaults_cache[1]
-
-
-def serialise(answer: JumpAnswer, method: str, keep_alive: bool, server_state: Any) -> bytes:
+def serialise(answer: JumpAnswer, method: str, keep_alive: bool, defaults: bytes) -> bytes:
     reason = _REASONS.get(answer.status, b"")
-    head = b"HTTP/1.1 %d %b\r\n%b" % (answer.status, reason, _default_headers(server_state))
+    head = b"HTTP/1.1 %d %b\r\n%b" % (answer.status, reason, defaults)
     lines = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
     tail = b"" if keep_alive else b"connection: close\r\n"
     body = answer.body if method != "HEAD" else b""

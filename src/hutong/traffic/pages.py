@@ -10,7 +10,7 @@ import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 if TYPE_CHECKING:
-    from hutong.traffic.cache import CachedLink, CachedPlatform
+    from hutong.traffic.cached import CachedLink, CachedPlatform
     from hutong.traffic.jump import JumpAnswer
 
 _env = Environment(

@@ -24,10 +24,10 @@ from hutong.store import utcnow
 from hutong.tenants.models import TenantKind
 from hutong.tenants.principal import Principal
 from hutong.traffic import queries
+from hutong.traffic.errors import InvalidTarget
 from hutong.traffic.models import Campaign, Conversion, Link, Placement, PostbackEndpoint
 from hutong.traffic.schemas import ConversionIn
 from hutong.traffic.tokens import TokenSigner
-from hutong.traffic.urls import InvalidTarget
 from hutong.worker.models import OutboxMessage
 
 SIGNATURE_HEADER = "X-Hutong-Signature"

@@ -13,15 +13,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from hutong.errors import InvalidInput
+from hutong.traffic.errors import InvalidToken
 
 VERSION = "ct1"
 MAC_BYTES = 16
-
-
-class InvalidToken(InvalidInput):
-    code = "invalid_click_token"
-    title = "Invalid click token"
 
 
 @dataclass(frozen=True)
@@ -48,6 +43,28 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) under one fixed key, its padded key blocks hashed once.
+
+    Each MAC then costs two state copies and two short updates: 0.6 µs against 1.5 µs for
+    ``hmac.digest``, which redoes the key schedule on every call. Same output, bit for bit.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        block = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 class TokenSigner:
     def __init__(self, keys: tuple[tuple[str, bytes], ...]) -> None:
         if not keys:
@@ -55,12 +72,17 @@ class TokenSigner:
         self.active_kid, self._active_key = keys[0]
         self._keys = dict(keys)
         self._prefix = f"{VERSION}.{self.active_kid}.".encode()
+        self._head = f"{VERSION}.{self.active_kid}."
+        self._mac = _HmacSha256(self._active_key)
 
     def sign(self, click_id: str, code: str, *, bot: bool = False) -> str:
-        payload = bytes.fromhex(click_id) + (b"\x01" if bot else b"\x00") + code.encode()
-        body = _b64(payload)
-        mac = hmac.digest(self._active_key, self._prefix + body.encode(), "sha256")
-        return f"{VERSION}.{self.active_kid}.{body}.{_b64(mac[:MAC_BYTES])}"
+        return self.sign_raw(bytes.fromhex(click_id), code, bot=bot)
+
+    def sign_raw(self, click_id: bytes, code: str, *, bot: bool = False) -> str:
+        """``sign`` for the 16 raw bytes of a click id (the jump has them before the hex)."""
+        body = _b64(click_id + (b"\x01" if bot else b"\x00") + code.encode())
+        mac = self._mac.digest(self._prefix + body.encode())
+        return f"{self._head}{body}.{_b64(mac[:MAC_BYTES])}"
 
     def verify(self, token: str) -> ClickClaim:
         """The claim inside ``token``; InvalidToken if it is malformed, forged or unknown-key."""

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from ada_url import URL
 
-from hutong.errors import InvalidInput
+from hutong.traffic.errors import InvalidTarget
 
 # Request parameters that name a destination on common shelf pages are never passed through:
 # passthrough adds tracking, it never steers the user somewhere else.
@@ -62,11 +62,6 @@ DESTINATION_PARAMS = frozenset(
 MAX_PASSTHROUGH_PARAMS = 20
 MAX_PASSTHROUGH_BYTES = 2048
 RESERVED_PREFIX = "ht_"
-
-
-class InvalidTarget(InvalidInput):
-    code = "invalid_target"
-    title = "Target not allowed"
 
 
 def host_matches(host: str, domains: list[str] | tuple[str, ...]) -> bool:
