@@ -4,7 +4,9 @@
 interpreted path reaches a third. The modules below are plain, type-checked Python that mypyc
 turns into C extensions placed beside their sources; the sources stay the truth, and
 ``hutong.native`` tells which modules run compiled and refuses stale builds.
-``HUTONG_PURE_PYTHON=1`` at install time skips the compilation (slower, same behaviour).
+``HUTONG_PURE_PYTHON=1`` at install time skips the compilation (slower, same behaviour) and
+removes old extensions; ``HUTONG_NATIVE_KEEP=1`` installs without building and keeps the
+extensions already beside the sources (bootstrap.sh uses it when they are current).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def remove_old_builds() -> None:
 def extensions() -> list[object]:
     if os.environ.get("HUTONG_PURE_PYTHON") == "1":
         remove_old_builds()
+        return []
+    if os.environ.get("HUTONG_NATIVE_KEEP") == "1":
         return []
     from mypyc.build import mypycify
 

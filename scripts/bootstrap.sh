@@ -11,10 +11,15 @@ if [ ! -x .venv/bin/uv ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 fi
 .venv/bin/uv pip sync --quiet --python .venv/bin/python "$lock"
-if ! .venv/bin/python -m hutong.native >/dev/null 2>&1 ||
-  { [ "${HUTONG_PURE_PYTHON:-0}" != 1 ] && [ ! -f src/hutong/native_build.json ]; }; then
+# uv pip sync removes the editable hutong (it is not in the lock); put it back, compiling only
+# when the extensions beside the sources are missing or stale.
+status=$(PYTHONPATH=src .venv/bin/python -m hutong.native 2>/dev/null || true)
+install=(.venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps --no-build-isolation
+  --reinstall-package hutong -e .)
+if [ "${HUTONG_PURE_PYTHON:-0}" = 1 ] || [[ "$status" == "hot path compiled"* ]]; then
+  HUTONG_NATIVE_KEEP=1 "${install[@]}"
+else
   echo "bootstrap: compiling the redirect's hot path with mypyc (about a minute) ..." >&2
-  .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps --no-build-isolation \
-    --reinstall-package hutong -e .
+  "${install[@]}"
 fi
 .venv/bin/python -m hutong.native >&2
