@@ -12,8 +12,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -22,6 +24,7 @@ import uvicorn
 
 from hutong import native
 from hutong.app import create_app
+from hutong.commerce.interop import seed_interop
 from hutong.config import Settings
 from hutong.migrate import upgrade
 from hutong.runtime import Runtime, build_runtime
@@ -134,6 +137,7 @@ def seed_world(settings: Settings) -> World:
         operator = create_tenant(session, TenantKind.OPERATOR, "ops")
         _, key = issue_key(session, operator.id, Role.ADMIN)
         seed_policies(session, operator.id)
+        seed_interop(session)
     runtime = build_runtime(settings, store)
     return World(settings, store, runtime, key, operator.id)
 
@@ -164,24 +168,12 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, follow_redirects=False)
 
 
-@pytest.fixture
-def server(world: World) -> Iterator[LiveServer]:
-    """The real server (uvicorn + the /j/ listener) on a free loopback port, in a thread."""
-    app = create_app(world.runtime, manage_runtime=False)
-    world.runtime.cache.start()
+@contextmanager
+def running(app: Any, **config: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
     port = free_port()
-    protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http=protocol,
-        loop="uvloop",
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    srv = uvicorn.Server(config)
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "on"}
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{**options, **config}))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -190,7 +182,18 @@ def server(world: World) -> Iterator[LiveServer]:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", world)
+        yield f"http://127.0.0.1:{port}"
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[LiveServer]:
+    """The real server (uvicorn + the /j/ listener) on a free loopback port, in a thread."""
+    app = create_app(world.runtime, manage_runtime=False)
+    world.runtime.cache.start()
+    protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
+    with running(app, http=protocol, loop="uvloop") as url:
+        world.runtime.payments.public_url = url  # providers' notifications must reach us
+        yield LiveServer(url, world)

@@ -16,9 +16,11 @@ def test_setup_commands_are_idempotent(tmp_path: Path) -> None:
     cli(env, "db", "upgrade")
     cli(env, "db", "upgrade")
     first = cli(env, "seed").stdout
-    assert "seeded 9 platforms and 9 link policies" in first and "htk_" in first
+    assert "seeded 9 platforms, 9 link policies and 22 interop rules" in first
+    assert "htk_" in first
     second = cli(env, "seed").stdout
-    assert "seeded 0 platforms and 0 link policies" in second and "htk_" not in second
+    assert "seeded 0 platforms, 0 link policies and 0 interop rules" in second
+    assert "htk_" not in second
     assert (tmp_path / "data" / "secrets" / "pii_key").stat().st_mode & 0o077 == 0
     listed = cli(env, "policy", "list", "--source", "kuaishou").stdout
     assert "kuaishou" in listed and "youzan" in listed

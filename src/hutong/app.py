@@ -12,6 +12,9 @@ from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware
+from hutong.commerce.api import router as commerce_router
+from hutong.payments.api import public as notify_router
+from hutong.payments.api import router as payments_router
 from hutong.runtime import Runtime
 from hutong.tenants.api import router as tenants_router
 from hutong.traffic.api import public as jump_router
@@ -45,6 +48,9 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(jump_router)
     app.include_router(tenants_router)
     app.include_router(traffic_router)
+    app.include_router(commerce_router)
+    app.include_router(payments_router)
+    app.include_router(notify_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

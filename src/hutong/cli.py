@@ -111,7 +111,9 @@ def _redact(url: str) -> str:
 
 @app.command()
 def seed() -> None:
-    """Seed the article's platforms and link-policy history; create the operator (once)."""
+    """Seed the article's platforms, link-policy history and interop matrix; create the
+    operator (once)."""
+    from hutong.commerce.interop import seed_interop
     from hutong.tenants.models import Role, Tenant, TenantKind
     from hutong.tenants.service import create_tenant, issue_key
     from hutong.traffic.service import seed_platforms, seed_policies
@@ -124,7 +126,10 @@ def seed() -> None:
             operator = create_tenant(session, TenantKind.OPERATOR, "hutong operator")
             _, key = issue_key(session, operator.id, Role.ADMIN, "seed")
         policies = seed_policies(session, operator.id)
-    console.print(f"seeded {platforms} platforms and {policies} link policies")
+        interop = seed_interop(session)
+    console.print(
+        f"seeded {platforms} platforms, {policies} link policies and {interop} interop rules"
+    )
     if key:
         console.print(f"operator tenant {operator.id}; its admin key (shown once):")
         console.print(key, highlight=False, soft_wrap=True)

@@ -1,6 +1,16 @@
 """Imports every capability's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from hutong.api.models import IdempotencyRecord
+from hutong.commerce.models import (
+    InteropRule,
+    Order,
+    OrderEvent,
+    OrderLine,
+    PlatformTerms,
+    Product,
+    Sku,
+)
+from hutong.payments.models import Payment, PaymentNotice, ProviderAccount, Refund, SeenNonce
 from hutong.store import Base
 from hutong.tenants.models import ApiKey, Tenant
 from hutong.traffic.models import (
@@ -30,13 +40,25 @@ __all__ = [
     "Creative",
     "IdempotencyRecord",
     "ImpressionBatch",
+    "InteropRule",
     "Link",
     "LinkPolicy",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
     "OutboxMessage",
     "Passcode",
+    "Payment",
+    "PaymentNotice",
     "Placement",
     "Platform",
+    "PlatformTerms",
     "PostbackEndpoint",
+    "Product",
+    "ProviderAccount",
+    "Refund",
+    "SeenNonce",
+    "Sku",
     "Tenant",
     "metadata",
 ]

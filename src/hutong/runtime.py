@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from hutong.config import Settings
 from hutong.lake.schema import CLICKS, IMPRESSIONS
 from hutong.lake.segments import SegmentWriter
+from hutong.payments.accounts import Sealer
+from hutong.payments.registry import PROVIDERS
+from hutong.payments.service import Payments
 from hutong.privacy.hashing import KeyedHasher
 from hutong.store import Store
 from hutong.traffic.cache import LinkCache
@@ -30,8 +35,10 @@ class Runtime:
     impressions_log: SegmentWriter
     jumper: Jumper
     impressions: ImpressionIntake
+    payments: Payments
 
     def close(self) -> None:
+        self.payments.client.close()
         self.cache.stop()
         self.clicks.close()
         self.impressions_log.close()
@@ -65,4 +72,27 @@ def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
         rate_per_minute=settings.bot_rate_per_minute,
     )
     intake = ImpressionIntake(impressions_log, hasher, settings.click_dedup_seconds)
-    return Runtime(settings, store, cache, signer, hasher, clicks, impressions_log, jumper, intake)
+    return Runtime(
+        settings,
+        store,
+        cache,
+        signer,
+        hasher,
+        clicks,
+        impressions_log,
+        jumper,
+        intake,
+        build_payments(settings, store),
+    )
+
+
+def build_payments(settings: Settings, store: Store) -> Payments:
+    """The payment service's wiring (the server's and each worker's own)."""
+    return Payments(
+        store=store,
+        sealer=Sealer(settings.pii_key),
+        providers=PROVIDERS,
+        client=httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0)),
+        public_url=settings.public_url,
+        tolerance_seconds=settings.postback_tolerance_seconds,
+    )

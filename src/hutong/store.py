@@ -7,12 +7,14 @@ survives a killed process and a machine crash; PostgreSQL is the production stor
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -23,6 +25,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+BUSY_TIMEOUT_S = 30
 
 
 class Base(DeclarativeBase):
@@ -63,7 +68,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _serialise_sqlite_writers(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -74,14 +79,41 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-    # instead of failing with "database is locked" when a read transaction upgrades.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _serialise_sqlite_writers(engine: Engine) -> None:
+    """Queue this process's transactions on a lock before ``BEGIN IMMEDIATE``.
+
+    BEGIN IMMEDIATE takes SQLite's write lock up front, so a read transaction never fails
+    upgrading to a write. But SQLite's busy handler makes waiters sleep and poll: under a
+    flash sale (a thousand requests at once) some waiters starve past ``busy_timeout`` and
+    fail with "database is locked". Waiting on a Python lock first hands the database from
+    one transaction to the next at once; other processes still meet the busy timeout.
+    """
+    lock = threading.Lock()
+    held: set[int] = set()
+
+    def begin(conn: Any) -> None:
+        if not lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("write lock wait"))
+        held.add(id(conn))
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            held.discard(id(conn))
+            lock.release()
+            raise
+
+    def end(conn: Any) -> None:
+        if id(conn) in held:
+            held.discard(id(conn))
+            lock.release()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -94,6 +126,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # How many request sessions may be open at once: SQLite serialises writers anyway;
+        # PostgreSQL gets the connection pool's size (5 + 10 overflow by default).
+        self.max_sessions = 4 if engine.dialect.name == "sqlite" else 15
 
     @classmethod
     def from_url(cls, url: str) -> Store:

@@ -16,7 +16,7 @@ from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
 
-PUBLIC_PARAMS = {"code", "platform_id", "fmt"}
+PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider"}
 
 
 def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> None:
@@ -59,8 +59,56 @@ def _walk(server: LiveServer, m: Any) -> None:
         201,
     )
 
+    product = ok(
+        m.client("shop").post(
+            "/v1/products",
+            json={
+                "title": "box",
+                "skus": [{"code": "B1", "title": "box", "price_fen": 100, "stock": 5}],
+            },
+        ),
+        201,
+    )
+    sku_id = product["skus"][0]["id"]
+    order = ok(
+        m.client("shop").post(
+            "/v1/orders",
+            json={
+                "lines": [{"sku_id": sku_id, "quantity": 1}],
+                "buyer_ref": "b1",
+                "ship_to": {
+                    "name": "王五",
+                    "phone": "13700000000",
+                    "province": "上海市",
+                    "city": "上海市",
+                    "address": "南京路",
+                },
+            },
+        ),
+        201,
+    )
+    ok(
+        m.client("shop").post(
+            "/v1/provider-accounts",
+            json={
+                "provider": "sandbox",
+                "settings": {"merchant_id": "shop-1", "secret": "x"},
+                "gateway_url": "http://127.0.0.1:9",
+            },
+        ),
+        201,
+    )
+    payment = ok(
+        m.client("shop").post(f"/v1/orders/{order['id']}/payments", json={"provider": "sandbox"}),
+        201,
+    )
+
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
+        "product_id": (product["id"], {"shop", "tmall"}),
+        "sku_id": (sku_id, {"shop", "tmall"}),
+        "order_id": (order["id"], {"shop", "tmall"}),
+        "payment_id": (payment["id"], {"shop", "tmall"}),
         "campaign_id": (campaign, {"tmall"}),
         "link_id": (link["id"], {"tmall", "streamer"}),
         "placement_id": (splash, {"douyin", "tmall", "jd", "shop"}),
@@ -74,6 +122,10 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("PATCH", "/v1/links/{link_id}"): {"active": True},
         ("POST", "/v1/links/{link_id}/passcodes"): {"ttl_days": 3},
         ("POST", "/v1/tenants/{tenant_id}/keys"): {"role": "analyst"},
+        ("POST", "/v1/skus/{sku_id}/stock"): {"add": 1},
+        ("POST", "/v1/orders/{order_id}/cancel"): {"reason": "x"},
+        ("POST", "/v1/orders/{order_id}/payments"): {"provider": "sandbox"},
+        ("POST", "/v1/orders/{order_id}/refunds"): {"amount_fen": 1},
     }
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     app = create_app(server.world.runtime, manage_runtime=False)

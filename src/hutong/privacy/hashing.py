@@ -44,3 +44,20 @@ def mask_hash(value: str | None) -> str:
     if not value:
         return ""
     return value[:6] + "…"
+
+
+def mask_name(name: str) -> str:
+    """张三丰 -> 张**: the family name only."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def mask_address(ship_to: dict[str, str]) -> dict[str, str]:
+    """A shipping address as pages and APIs show it: region kept, person and street masked."""
+    return {
+        "name": mask_name(ship_to.get("name", "")),
+        "phone": mask_phone(ship_to.get("phone", "")),
+        "province": ship_to.get("province", ""),
+        "city": ship_to.get("city", ""),
+        "district": ship_to.get("district", ""),
+        "address": "***" if ship_to.get("address") else "",
+    }

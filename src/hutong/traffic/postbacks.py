@@ -93,31 +93,63 @@ def record_conversion(
     link = session.scalar(queries.links(who).where(Link.code == claim.code))
     if link is None:
         raise NotFound("the click token's link is not one of your campaigns")
-    campaign = session.get(Campaign, link.campaign_id)
-    placement = session.get(Placement, link.placement_id) if link.placement_id else None
-    assert campaign is not None
-    clicked = dt.datetime.fromtimestamp(claim.clicked_at_ms / 1000, dt.UTC)
-    note = _credit_note(claim.bot, clicked, data.occurred_at, campaign.click_window_days)
-    conversion = Conversion(
-        id=new_id("cnv"),
+    conversion = credit_order(
+        session,
         reporter_id=who.tenant_id,
         order_ref=data.order_ref,
         click_id=claim.click_id,
+        bot=claim.bot,
+        link=link,
+        amount_fen=data.amount_fen,
+        currency=data.currency,
+        occurred_at=data.occurred_at,
+        buyer_hash=hasher.hash("buyer", data.buyer_ref) if data.buyer_ref else None,
+    )
+    return conversion, True
+
+
+def credit_order(
+    session: Session,
+    *,
+    reporter_id: str,
+    order_ref: str,
+    click_id: str,
+    bot: bool,
+    link: Link,
+    amount_fen: int,
+    currency: str,
+    occurred_at: dt.datetime,
+    buyer_hash: str | None,
+) -> Conversion:
+    """Record a paid order against the click that brought it and, when it is credited (not a
+    bot's click, inside the campaign's click window), queue the signed postbacks. The caller
+    has checked that the order is the reporter's and the link one of its campaigns'; the
+    commerce part calls this when an order carrying a click token becomes paid."""
+    campaign = session.get(Campaign, link.campaign_id)
+    placement = session.get(Placement, link.placement_id) if link.placement_id else None
+    assert campaign is not None
+    clicked = dt.datetime.fromtimestamp(int(click_id[:12], 16) / 1000, dt.UTC)
+    note = _credit_note(bot, clicked, occurred_at, campaign.click_window_days)
+    conversion = Conversion(
+        id=new_id("cnv"),
+        reporter_id=reporter_id,
+        order_ref=order_ref,
+        click_id=click_id,
         link_id=link.id,
         campaign_id=campaign.id,
         seller_id=placement.tenant_id if placement else campaign.tenant_id,
-        amount_fen=data.amount_fen,
-        currency=data.currency,
-        buyer_hash=hasher.hash("buyer", data.buyer_ref) if data.buyer_ref else None,
+        amount_fen=amount_fen,
+        currency=currency,
+        buyer_hash=buyer_hash,
         credited=note == "",
         credit_note=note,
-        occurred_at=data.occurred_at,
+        occurred_at=occurred_at,
     )
     session.add(conversion)
     session.flush()
     if conversion.credited:
         _enqueue_postbacks(session, conversion, link, campaign)
-    return conversion, True
+    return conversion
 
 
 def _credit_note(bot: bool, clicked: dt.datetime, occurred: dt.datetime, window_days: int) -> str:

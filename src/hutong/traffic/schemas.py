@@ -5,17 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt, StrictStr
 
+from hutong.api.inputs import Fen, Input, Name, Slug
 from hutong.traffic.models import BillingModel, JumpMode, PlatformKind, Surface, TargetKind
-
-Fen = Annotated[StrictInt, Field(ge=0, le=10**15)]
-Slug = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=120)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class PlatformIn(Input):

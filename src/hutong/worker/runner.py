@@ -14,6 +14,8 @@ import httpx
 from hutong.config import Settings
 from hutong.lake.compact import compact
 from hutong.lake.schema import SCHEMAS
+from hutong.payments.service import Payments, sync_due
+from hutong.runtime import build_payments
 from hutong.store import Store
 from hutong.traffic.service import renew_passcodes
 from hutong.worker.outbox import TIMEOUT, deliver_due
@@ -38,10 +40,16 @@ def compact_all(settings: Settings) -> dict[str, int]:
     return done
 
 
-def jobs(settings: Settings, store: Store, client: httpx.Client) -> list[Job]:
+def jobs(settings: Settings, store: Store, client: httpx.Client, payments: Payments) -> list[Job]:
     def passcodes() -> int:
         with store.transaction() as session:
             return renew_passcodes(session, settings.passcode_ttl_days, dt.timedelta(days=3))
+
+    def order_timeouts() -> int:
+        from hutong.commerce.orders import expire_unpaid
+
+        with store.transaction() as session:
+            return expire_unpaid(session)
 
     def retention() -> int:
         from hutong.privacy.service import purge_expired
@@ -56,6 +64,8 @@ def jobs(settings: Settings, store: Store, client: httpx.Client) -> list[Job]:
             lambda: compact_all(settings),
         ),
         Job("passcodes", 3600.0, passcodes),
+        Job("order_timeouts", 5.0, order_timeouts),
+        Job("payment_sync", 5.0, lambda: sync_due(payments)),
         Job("retention", 3600.0, retention),
     ]
 
@@ -66,7 +76,8 @@ class Worker:
         self.store = store
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
-        self.jobs = jobs(settings, store, self._client)
+        self.payments = build_payments(settings, store)
+        self.jobs = jobs(settings, store, self._client, self.payments)
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -85,6 +96,7 @@ class Worker:
             self.tick()
             self._stop.wait(0.2)
         self._client.close()
+        self.payments.client.close()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="hutong-worker", daemon=True)

@@ -1,0 +1,1 @@
+"""Commerce: products, SKUs and stock, orders and their lifecycle, and what platforms accept."""

@@ -1,0 +1,1 @@
+"""Payments: one provider protocol, an adapter per provider, notifications, refunds, sync."""

@@ -1,0 +1,207 @@
+"""HTTP routes of payments: provider accounts, paying and refunding an order, notifications.
+
+Routes that call a provider authenticate in a session of their own (``UnboundPrincipalDep``)
+and let the service run its transactions around the provider call: no database transaction
+is ever open while hutong waits on a provider.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep, UnboundPrincipalDep
+from hutong.commerce.queries import order_for
+from hutong.errors import NotFound
+from hutong.payments import accounts, service
+from hutong.payments.errors import PaymentNotFound
+from hutong.payments.models import Payment, PaymentNotice, ProviderAccount, Refund
+from hutong.payments.schemas import (
+    AccountIn,
+    AccountOut,
+    NoticeOut,
+    PayIn,
+    PaymentOut,
+    RefundIn,
+    RefundOut,
+)
+from hutong.tenants.principal import Principal
+from hutong.traffic.queries import buyer_tenant_ids
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+public = APIRouter(tags=["notifications"])
+
+
+def payment_out(p: Payment) -> PaymentOut:
+    return PaymentOut(
+        id=p.id,
+        order_id=p.order_id,
+        provider=p.provider,
+        phase=p.phase,
+        out_trade_no=p.out_trade_no,
+        amount_fen=p.amount_fen,
+        currency=p.currency,
+        state=p.state,
+        pay_url=p.pay_url,
+        provider_txn_id=p.provider_txn_id,
+        refunded_fen=p.refunded_fen,
+        applied=p.applied,
+        error=p.error,
+        created_at=p.created_at,
+        expires_at=p.expires_at,
+        succeeded_at=p.succeeded_at,
+    )
+
+
+def refund_out(r: Refund) -> RefundOut:
+    return RefundOut(
+        id=r.id,
+        order_id=r.order_id,
+        payment_id=r.payment_id,
+        out_refund_no=r.out_refund_no,
+        amount_fen=r.amount_fen,
+        reason=r.reason,
+        state=r.state,
+        provider_refund_id=r.provider_refund_id,
+        error=r.error,
+        created_at=r.created_at,
+        succeeded_at=r.succeeded_at,
+    )
+
+
+def account_out(runtime: RuntimeDep, a: ProviderAccount) -> AccountOut:
+    provider = runtime.payments.provider(a.provider)
+    return AccountOut(
+        id=a.id,
+        seller_id=a.seller_id,
+        provider=a.provider,
+        merchant_key=a.merchant_key,
+        settings=a.settings,
+        secret_settings=list(provider.settings_secret),
+        gateway_url=a.gateway_url,
+        active=a.active,
+    )
+
+
+# -- accounts -----------------------------------------------------------------------------------
+@router.post("/provider-accounts", status_code=201, response_model=AccountOut)
+def connect_account(
+    body: AccountIn, session: SessionDep, who: PrincipalDep, runtime: RuntimeDep
+) -> AccountOut:
+    """Connect the caller (a seller) to a payment provider. Secret settings are sealed and
+    never shown again."""
+    from hutong.commerce.catalog import seller_platform
+
+    seller_platform(session, who)  # only sellers hold provider accounts
+    provider = runtime.payments.provider(body.provider)
+    row = accounts.register(
+        session, who, provider, dict(body.settings), str(body.gateway_url), runtime.payments.sealer
+    )
+    return account_out(runtime, row)
+
+
+@router.get("/provider-accounts", response_model=list[AccountOut])
+def list_accounts(session: SessionDep, who: PrincipalDep, runtime: RuntimeDep) -> list[AccountOut]:
+    query = select(ProviderAccount).order_by(ProviderAccount.created_at)
+    if not who.is_operator:
+        query = query.where(ProviderAccount.seller_id.in_(buyer_tenant_ids(who)))
+    return [account_out(runtime, a) for a in session.scalars(query)]
+
+
+# -- paying and refunding -----------------------------------------------------------------------
+@router.post("/orders/{order_id}/payments", status_code=201, response_model=PaymentOut)
+def pay_order(
+    order_id: str, body: PayIn, who: UnboundPrincipalDep, runtime: RuntimeDep
+) -> PaymentOut:
+    """Start paying what the order expects now (in full, or a presale's deposit or final
+    payment) with a provider the order's platform accepted when the order was placed. The
+    answer carries the provider's ``pay_url``; the order becomes paid when the provider's
+    notification (or the status sync) says so."""
+    payment_id = service.start_payment(runtime.payments, who, order_id, body.provider)
+    with runtime.store.reading() as session:
+        return payment_out(_visible_payment(session, who, payment_id))
+
+
+@router.get("/orders/{order_id}/payments", response_model=list[PaymentOut])
+def list_payments(order_id: str, session: SessionDep, who: PrincipalDep) -> list[PaymentOut]:
+    order = order_for(session, who, order_id)
+    rows = session.scalars(
+        select(Payment).where(Payment.order_id == order.id).order_by(Payment.created_at)
+    )
+    return [payment_out(p) for p in rows]
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut)
+def get_payment(payment_id: str, session: SessionDep, who: PrincipalDep) -> PaymentOut:
+    return payment_out(_visible_payment(session, who, payment_id))
+
+
+@router.get("/payments/{payment_id}/notices", response_model=list[NoticeOut])
+def payment_notices(payment_id: str, session: SessionDep, who: PrincipalDep) -> list[NoticeOut]:
+    """Every notification applied to this payment or its refunds, and what each did."""
+    payment = _visible_payment(session, who, payment_id)
+    rows = session.scalars(
+        select(PaymentNotice)
+        .where(PaymentNotice.payment_id == payment.id)
+        .order_by(PaymentNotice.id)
+    )
+    return [
+        NoticeOut(
+            id=n.id,
+            provider=n.provider,
+            kind=n.kind,
+            status=n.status,
+            outcome=n.outcome,
+            payment_id=n.payment_id,
+            refund_id=n.refund_id,
+            received_at=n.received_at,
+        )
+        for n in rows
+    ]
+
+
+def _visible_payment(session: SessionDep, who: Principal, payment_id: str) -> Payment:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise PaymentNotFound(f"payment {payment_id} not found")
+    try:
+        order_for(session, who, payment.order_id)
+    except NotFound as exc:
+        raise PaymentNotFound(f"payment {payment_id} not found") from exc
+    return payment
+
+
+@router.post("/orders/{order_id}/refunds", status_code=201, response_model=list[RefundOut])
+def refund_order(
+    order_id: str, body: RefundIn, who: UnboundPrincipalDep, runtime: RuntimeDep
+) -> list[RefundOut]:
+    """Refund part or all of a paid order through the provider(s) that took the money."""
+    ids = service.refund_order(runtime.payments, who, order_id, body.amount_fen, body.reason)
+    with runtime.store.reading() as session:
+        return [refund_out(r) for r in session.scalars(select(Refund).where(Refund.id.in_(ids)))]
+
+
+@router.get("/orders/{order_id}/refunds", response_model=list[RefundOut])
+def list_refunds(order_id: str, session: SessionDep, who: PrincipalDep) -> list[RefundOut]:
+    order = order_for(session, who, order_id)
+    rows = session.scalars(
+        select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at)
+    )
+    return [refund_out(r) for r in rows]
+
+
+# -- notifications ------------------------------------------------------------------------------
+@public.post("/notify/{provider}", response_class=Response)
+async def notify(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+    """A provider's asynchronous notification, answered exactly as that provider expects."""
+    body = await request.body()
+    reply = await run_in_threadpool(
+        service.receive_notice, runtime.payments, provider, request.headers, body
+    )
+    return Response(
+        reply.body,
+        status_code=reply.status_code,
+        media_type=reply.content_type,
+        headers=reply.headers,
+    )

@@ -1,0 +1,10 @@
+"""The payment providers hutong speaks, by name. Adding one is a module and a line here."""
+
+from __future__ import annotations
+
+from hutong.payments.protocol import PaymentProvider
+from hutong.payments.providers import sandbox
+
+PROVIDERS: dict[str, PaymentProvider] = {
+    sandbox.PROVIDER.name: sandbox.PROVIDER,
+}
