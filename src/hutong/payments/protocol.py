@@ -110,7 +110,7 @@ class RefundResult:
 class Notice:
     """A verified, parsed notification: what happened to which payment or refund."""
 
-    kind: str  # "payment" | "refund"
+    kind: str  # "payment" | "refund" | "info" (acknowledged and recorded, never applied)
     dedupe_key: str  # the provider's id for this notification (same across its retries)
     merchant_key: str
     out_trade_no: str

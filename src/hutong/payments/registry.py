@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from hutong.payments.protocol import PaymentProvider
-from hutong.payments.providers import sandbox
+from hutong.payments.providers import alipay, sandbox
 
 PROVIDERS: dict[str, PaymentProvider] = {
     sandbox.PROVIDER.name: sandbox.PROVIDER,
+    alipay.PROVIDER.name: alipay.PROVIDER,
 }

@@ -302,6 +302,8 @@ def _apply_notice(session: Session, provider: str, notice: Notice, digest: str) 
         expected = refund.amount_fen
     else:
         expected = payment.amount_fen
+    if notice.kind == "info":
+        expected = notice.amount_fen  # informational: acknowledged, never applied
     if notice.amount_fen != expected or notice.currency != payment.currency:
         raise NoticeRefused(
             "amount_mismatch",
@@ -330,7 +332,9 @@ def _apply_notice(session: Session, provider: str, notice: Notice, digest: str) 
             session.add(record)
     except IntegrityError:
         return "duplicate"  # applied when it first came: acknowledge, change nothing
-    if refund is not None:
+    if notice.kind == "info":
+        record.outcome = "acknowledged"
+    elif refund is not None:
         record.outcome = apply_refund_status(
             session, refund, RefundStatus(notice.status), notice.provider_txn_id
         )
