@@ -16,7 +16,7 @@ from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
 
-PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider"}
+PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider", "merchant"}
 
 
 def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> None:

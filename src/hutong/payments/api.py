@@ -195,9 +195,22 @@ def list_refunds(order_id: str, session: SessionDep, who: PrincipalDep) -> list[
 @public.post("/notify/{provider}", response_class=Response)
 async def notify(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     """A provider's asynchronous notification, answered exactly as that provider expects."""
+    return await _notify(provider, "", request, runtime)
+
+
+@public.post("/notify/{provider}/{merchant}", response_class=Response)
+async def notify_merchant(
+    provider: str, merchant: str, request: Request, runtime: RuntimeDep
+) -> Response:
+    """The same, for providers whose notify URL names the merchant (WeChat Pay: its body is
+    encrypted under the merchant's key, so only the URL can say whose it is)."""
+    return await _notify(provider, merchant, request, runtime)
+
+
+async def _notify(provider: str, merchant: str, request: Request, runtime: RuntimeDep) -> Response:
     body = await request.body()
     reply = await run_in_threadpool(
-        service.receive_notice, runtime.payments, provider, request.headers, body
+        service.receive_notice, runtime.payments, provider, request.headers, body, merchant
     )
     return Response(
         reply.body,

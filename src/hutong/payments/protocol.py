@@ -168,9 +168,13 @@ class PaymentProvider(Protocol):
         ...
 
     def read_notice(
-        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
+        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
     ) -> Notice:
-        """Verify and parse a notification; NoticeRefused if it must change nothing."""
+        """Verify and parse a notification; NoticeRefused if it must change nothing.
+
+        ``hint`` is the last segment of the notify URL when there is one
+        (``/notify/<provider>/<hint>``): the merchant, for providers whose body cannot say.
+        """
         ...
 
     def reply(self, accepted: bool) -> Reply:

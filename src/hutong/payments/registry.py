@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hutong.payments.protocol import PaymentProvider
-from hutong.payments.providers import alipay, sandbox
+from hutong.payments.providers import alipay, sandbox, wechatpay
 
 PROVIDERS: dict[str, PaymentProvider] = {
     sandbox.PROVIDER.name: sandbox.PROVIDER,
     alipay.PROVIDER.name: alipay.PROVIDER,
+    wechatpay.PROVIDER.name: wechatpay.PROVIDER,
 }

@@ -248,13 +248,15 @@ def _convert(session: Session, order: Order) -> None:
 
 # -- notifications -------------------------------------------------------------------------
 def receive_notice(
-    ctx: Payments, provider_name: str, headers: Mapping[str, str], body: bytes
+    ctx: Payments, provider_name: str, headers: Mapping[str, str], body: bytes, hint: str = ""
 ) -> Reply:
     """Verify, check and apply one notification; the reply the provider expects."""
     provider = ctx.provider(provider_name)
     digest = hashlib.sha256(body).hexdigest()
     try:
-        notice = provider.read_notice(headers, body, lambda key: _lookup(ctx, provider.name, key))
+        notice = provider.read_notice(
+            headers, body, lambda key: _lookup(ctx, provider.name, key), hint
+        )
         _check_fresh(ctx, notice)
         with ctx.store.transaction() as session:
             outcome = _apply_notice(session, provider.name, notice, digest)

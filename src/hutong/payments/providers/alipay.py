@@ -225,7 +225,7 @@ class AlipayProvider:
         return PayStarted(ok=True, pay_url=data["qr_code"])
 
     def read_notice(
-        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
+        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
     ) -> Notice:
         try:
             params = dict(

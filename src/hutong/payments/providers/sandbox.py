@@ -99,7 +99,7 @@ class SandboxProvider:
         return PayStarted(ok=True, pay_url=data["pay_url"], provider_txn_id=data["txn_id"])
 
     def read_notice(
-        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
+        self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
     ) -> Notice:
         try:
             data = json.loads(body)
