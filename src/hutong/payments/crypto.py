@@ -97,3 +97,34 @@ def aes_gcm_decrypt(key: bytes, nonce: bytes, ciphertext_b64: str, aad: bytes) -
         return AESGCM(key).decrypt(nonce, data, aad or None)
     except (InvalidTag, binascii.Error, ValueError):
         return None
+
+
+def issue_cert(
+    common_name: str,
+    key: rsa.RSAPrivateKey,
+    issuer_name: str,
+    issuer_key: rsa.RSAPrivateKey,
+    *,
+    serial: int,
+    days: int = 3650,
+    ca: bool = False,
+) -> str:
+    """A PEM X.509 certificate (for emulators and tests: UnionPay signs with certificates)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

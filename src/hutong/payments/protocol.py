@@ -67,6 +67,7 @@ class PayRequest:
     currency: str
     subject: str
     expires_at: dt.datetime
+    placed_at: dt.datetime | None = None  # when our payment row was made (UnionPay's txnTime)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class RefundCall:
     amount_fen: int
     total_fen: int  # of the payment refunded (WeChat wants both)
     reason: str
+    payment_placed_at: dt.datetime | None = None
+    refund_placed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,15 @@ class PaymentProvider(Protocol):
         """The answer the provider expects (accepted: do not send it again)."""
         ...
 
-    def query(self, account: Account, out_trade_no: str, client: httpx.Client) -> QueryResult:
-        """Ask the provider about a payment by our merchant reference."""
+    def query(
+        self,
+        account: Account,
+        out_trade_no: str,
+        client: httpx.Client,
+        placed_at: dt.datetime | None = None,
+    ) -> QueryResult:
+        """Ask the provider about a payment by our merchant reference (and when we placed
+        it, which UnionPay's query needs)."""
         ...
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:

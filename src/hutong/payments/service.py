@@ -138,6 +138,7 @@ def start_payment(ctx: Payments, who: Principal, order_id: str, provider_name: s
             currency=payment.currency,
             subject=f"order {order.id} ({phase})",
             expires_at=payment.expires_at,
+            placed_at=payment.created_at,
         )
         payment_id = payment.id
     # committed: now (and only now) talk to the provider
@@ -441,15 +442,21 @@ def send_refund(ctx: Payments, refund_id: str) -> None:
         row = session.get(ProviderAccount, payment.account_id)
         assert row is not None
         account = ctx.account(row)
-        call = RefundCall(
-            payment.out_trade_no,
-            refund.out_refund_no,
-            refund.amount_fen,
-            payment.amount_fen,
-            refund.reason,
-        )
+        call = _refund_call(payment, refund)
     result = ctx.provider(payment.provider).refund(account, call, ctx.client)
     _record_refund_result(ctx, refund_id, result)
+
+
+def _refund_call(payment: Payment, refund: Refund) -> RefundCall:
+    return RefundCall(
+        out_trade_no=payment.out_trade_no,
+        out_refund_no=refund.out_refund_no,
+        amount_fen=refund.amount_fen,
+        total_fen=payment.amount_fen,
+        reason=refund.reason,
+        payment_placed_at=payment.created_at,
+        refund_placed_at=refund.created_at,
+    )
 
 
 def _record_refund_result(ctx: Payments, refund_id: str, result: RefundResult) -> None:
@@ -555,7 +562,8 @@ def sync_payment(ctx: Payments, payment_id: str) -> str:
         row = session.get(ProviderAccount, payment.account_id)
         assert row is not None
         account, out_trade_no, provider = ctx.account(row), payment.out_trade_no, payment.provider
-    result = ctx.provider(provider).query(account, out_trade_no, ctx.client)
+        placed_at = payment.created_at
+    result = ctx.provider(provider).query(account, out_trade_no, ctx.client, placed_at)
     with ctx.store.transaction() as session:
         payment = _payment(session, payment_id, lock=True)
         if not result.ok:
@@ -591,13 +599,7 @@ def sync_refund(ctx: Payments, refund_id: str) -> str:
         row = session.get(ProviderAccount, payment.account_id)
         assert row is not None
         account = ctx.account(row)
-        call = RefundCall(
-            payment.out_trade_no,
-            refund.out_refund_no,
-            refund.amount_fen,
-            payment.amount_fen,
-            refund.reason,
-        )
+        call = _refund_call(payment, refund)
         provider = payment.provider
     result = ctx.provider(provider).query_refund(account, call, ctx.client)
     if not result.ok:

@@ -247,7 +247,13 @@ class AlipayProvider:
     def reply(self, accepted: bool) -> Reply:
         return Reply(200, b"success" if accepted else b"fail")
 
-    def query(self, account: Account, out_trade_no: str, client: httpx.Client) -> QueryResult:
+    def query(
+        self,
+        account: Account,
+        out_trade_no: str,
+        client: httpx.Client,
+        placed_at: dt.datetime | None = None,
+    ) -> QueryResult:
         try:
             data = self._call(account, "alipay.trade.query", {"out_trade_no": out_trade_no}, client)
         except (httpx.HTTPError, ValueError) as exc:

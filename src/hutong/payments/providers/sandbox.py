@@ -138,7 +138,13 @@ class SandboxProvider:
             return Reply(200, b'{"received":true}', "application/json")
         return Reply(400, b'{"received":false}', "application/json")
 
-    def query(self, account: Account, out_trade_no: str, client: httpx.Client) -> QueryResult:
+    def query(
+        self,
+        account: Account,
+        out_trade_no: str,
+        client: httpx.Client,
+        placed_at: dt.datetime | None = None,
+    ) -> QueryResult:
         try:
             answer = self._get(account, f"/v1/payments/{out_trade_no}", client)
         except httpx.HTTPError as exc:

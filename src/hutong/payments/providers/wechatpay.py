@@ -305,7 +305,13 @@ class WechatPayProvider:
         body = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False).encode()
         return Reply(400, body, "application/json")
 
-    def query(self, account: Account, out_trade_no: str, client: httpx.Client) -> QueryResult:
+    def query(
+        self,
+        account: Account,
+        out_trade_no: str,
+        client: httpx.Client,
+        placed_at: dt.datetime | None = None,
+    ) -> QueryResult:
         path = f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={account.merchant_key}"
         try:
             status, text = self._request(account, "GET", path, client)
