@@ -10,7 +10,14 @@ from hutong.commerce.models import (
     Product,
     Sku,
 )
-from hutong.payments.models import Payment, PaymentNotice, ProviderAccount, Refund, SeenNonce
+from hutong.payments.models import (
+    Payment,
+    PaymentNotice,
+    ProviderAccount,
+    Reconciliation,
+    Refund,
+    SeenNonce,
+)
 from hutong.store import Base
 from hutong.tenants.models import ApiKey, Tenant
 from hutong.traffic.models import (
@@ -56,6 +63,7 @@ __all__ = [
     "PostbackEndpoint",
     "Product",
     "ProviderAccount",
+    "Reconciliation",
     "Refund",
     "SeenNonce",
     "Sku",

@@ -14,15 +14,23 @@ from starlette.concurrency import run_in_threadpool
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep, UnboundPrincipalDep
 from hutong.commerce.queries import order_for
 from hutong.errors import NotFound
-from hutong.payments import accounts, service
+from hutong.payments import accounts, reconcile, service
 from hutong.payments.errors import PaymentNotFound
-from hutong.payments.models import Payment, PaymentNotice, ProviderAccount, Refund
+from hutong.payments.models import (
+    Payment,
+    PaymentNotice,
+    ProviderAccount,
+    Reconciliation,
+    Refund,
+)
 from hutong.payments.schemas import (
     AccountIn,
     AccountOut,
     NoticeOut,
     PayIn,
     PaymentOut,
+    ReconcileIn,
+    ReconciliationOut,
     RefundIn,
     RefundOut,
 )
@@ -189,6 +197,52 @@ def list_refunds(order_id: str, session: SessionDep, who: PrincipalDep) -> list[
         select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at)
     )
     return [refund_out(r) for r in rows]
+
+
+# -- reconciliation -----------------------------------------------------------------------------
+def reconciliation_out(r: Reconciliation) -> ReconciliationOut:
+    return ReconciliationOut(
+        id=r.id,
+        provider=r.provider,
+        day=r.day,
+        matched=r.matched,
+        mismatches=r.mismatches,
+        totals=r.totals,
+        with_platform=r.with_platform,
+        created_at=r.created_at,
+    )
+
+
+@router.post("/reconciliations", status_code=201, response_model=ReconciliationOut)
+def run_reconciliation(
+    body: ReconcileIn, who: UnboundPrincipalDep, runtime: RuntimeDep
+) -> ReconciliationOut:
+    """Reconcile one day of the caller's account with ``provider``: the provider's statement,
+    hutong's records and, when given, the selling platform's settlement report."""
+    platform = (
+        {
+            line.reference: reconcile.Side(
+                line.kind,
+                line.amount_fen,
+                fee_fen=line.provider_fee_fen,
+                commission_fen=line.commission_fen,
+                net_fen=line.net_fen,
+            )
+            for line in body.platform_report
+        }
+        if body.platform_report is not None
+        else None
+    )
+    record = reconcile.reconcile_day(runtime.payments, who, body.provider, body.day, platform)
+    return reconciliation_out(record)
+
+
+@router.get("/reconciliations", response_model=list[ReconciliationOut])
+def list_reconciliations(session: SessionDep, who: PrincipalDep) -> list[ReconciliationOut]:
+    query = select(Reconciliation).order_by(Reconciliation.created_at.desc())
+    if not who.is_operator:
+        query = query.where(Reconciliation.seller_id.in_(buyer_tenant_ids(who)))
+    return [reconciliation_out(r) for r in session.scalars(query.limit(100))]
 
 
 # -- notifications ------------------------------------------------------------------------------

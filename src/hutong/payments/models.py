@@ -101,3 +101,20 @@ class SeenNonce(Base):
     provider: Mapped[str] = mapped_column(String(16), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Reconciliation(Base):
+    """One run of a day's three-way reconciliation of one provider account, kept as run."""
+
+    __tablename__ = "reconciliations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seller_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("provider_accounts.id"))
+    provider: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))  # Asia/Shanghai calendar day
+    matched: Mapped[int] = mapped_column(Integer)
+    mismatches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    with_platform: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

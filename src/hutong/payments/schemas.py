@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field, StrictStr
+from pydantic import AnyHttpUrl, BaseModel, Field, StrictInt, StrictStr
 
 from hutong.api.inputs import Input, PositiveFen
 
@@ -82,3 +82,33 @@ class NoticeOut(BaseModel):
     payment_id: str | None
     refund_id: str | None
     received_at: dt.datetime
+
+
+class PlatformLineIn(Input):
+    """One line of the selling platform's settlement report."""
+
+    reference: Annotated[
+        StrictStr, Field(min_length=1, max_length=64)
+    ]  # out_trade_no / out_refund_no
+    kind: Annotated[StrictStr, Field(pattern=r"^(payment|refund)$")]
+    amount_fen: PositiveFen
+    provider_fee_fen: Annotated[StrictInt, Field(ge=-(10**12), le=10**12)] = 0
+    commission_fen: Annotated[StrictInt, Field(ge=-(10**12), le=10**12)] = 0
+    net_fen: Annotated[StrictInt, Field(ge=-(10**15), le=10**15)] | None = None
+
+
+class ReconcileIn(Input):
+    provider: ProviderName
+    day: dt.date
+    platform_report: Annotated[list[PlatformLineIn], Field(max_length=100_000)] | None = None
+
+
+class ReconciliationOut(BaseModel):
+    id: str
+    provider: str
+    day: str
+    matched: int
+    mismatches: list[dict[str, Any]]
+    totals: dict[str, Any]
+    with_platform: bool
+    created_at: dt.datetime
