@@ -35,12 +35,16 @@ policy_app = typer.Typer(
 links_app = typer.Typer(help="Tracked links.", no_args_is_help=True)
 lake_app = typer.Typer(help="The data lake.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal data: retention and deletion.", no_args_is_help=True)
+payments_app = typer.Typer(help="Payments: status sync.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders: timeouts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(policy_app, name="policy")
 app.add_typer(links_app, name="links")
 app.add_typer(lake_app, name="lake")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(payments_app, name="payments")
+app.add_typer(orders_app, name="orders")
 console = Console()
 err = Console(stderr=True)
 
@@ -321,6 +325,64 @@ def privacy_purge() -> None:
 
     settings = load_settings()
     console.print(f"changed {purge_expired(settings, _store())} files/rows")
+
+
+# -- payments, orders and the sandboxes ---------------------------------------------------------
+@payments_app.command("sync")
+def payments_sync() -> None:
+    """Ask providers about every payment and refund whose notification is overdue (the worker
+    does this every few seconds)."""
+    from hutong.runtime import build_payments
+
+    settings = load_settings()
+    payments = build_payments(settings, _store())
+    try:
+        from hutong.payments.service import sync_due
+
+        console.print(f"synced {sync_due(payments)} payments and refunds")
+    finally:
+        payments.client.close()
+
+
+@orders_app.command("expire")
+def orders_expire() -> None:
+    """Cancel unpaid orders past their deadline and presales whose final payment never came."""
+    from hutong.commerce.orders import expire_unpaid
+
+    with _store().transaction() as session:
+        console.print(f"cancelled {expire_unpaid(session)} orders")
+
+
+@app.command("sandbox")
+def sandbox_cmd(
+    provider: Annotated[str, typer.Argument(help="sandbox, alipay, wechatpay or unionpay")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 9001,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="where its keys live (default: data dir)")
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="retry schedule speed (0.01: a hundred times faster)")
+    ] = 1.0,
+) -> None:
+    """Run a provider's emulator: its side of the real protocol, offline. Writes account.json,
+    the body to POST to /v1/provider-accounts to connect a seller to it."""
+    import uvicorn
+
+    from hutong.payments.emulators.launch import LAUNCHERS
+
+    launcher = LAUNCHERS.get(provider)
+    if launcher is None:
+        raise typer.BadParameter(f"unknown provider {provider!r}; one of {', '.join(LAUNCHERS)}")
+    where = directory or load_settings().data_dir / "sandbox" / provider
+    launched = launcher(where, time_scale)
+    account = {**launched.account, "gateway_url": f"http://{host}:{port}{launched.gateway_path}"}
+    (where / "account.json").write_text(json.dumps(account, indent=1, ensure_ascii=False))
+    console.print(f"{provider} emulator on http://{host}:{port}; account: {where / 'account.json'}")
+    try:
+        uvicorn.run(launched.app, host=host, port=port, log_level="warning")
+    finally:
+        launched.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,6 +115,19 @@ def test_click_order_pay_convert_refund(server: LiveServer, market: Market) -> N
         # the provider's retries stopped at the first acknowledgement
         deliveries = wait_until(lambda: settled_deliveries(gateway))
         assert len(deliveries) == 3 and all(d["attempts"] == [200] for d in deliveries)
+        # the payment's notification again, after the refunds: acknowledged, nothing changes
+        httpx.post(f"{gateway}/_emulator/renotify/{payment['out_trade_no']}")
+        deliveries = wait_until(lambda: (d := settled_deliveries(gateway)) and len(d) == 4 and d)
+        assert deliveries[-1]["attempts"] == [200]
+        assert ok(m.client("tmall").get(f"/v1/orders/{created['id']}"))["state"] == "refunded"
+        notices = ok(m.client("tmall").get(f"/v1/payments/{payment['id']}/notices"))
+        # the payment's notice applied; the refunds were settled by the provider's synchronous
+        # answer, so their notices changed nothing; the repeated one was a duplicate (no row)
+        assert [(n["kind"], n["outcome"]) for n in notices] == [
+            ("payment", "applied"),
+            ("refund", "unchanged"),
+            ("refund", "unchanged"),
+        ]
 
 
 def test_illegal_transitions_are_409_and_change_nothing(market: Market) -> None:

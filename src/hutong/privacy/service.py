@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import update
 
+from hutong.commerce.models import Order
 from hutong.config import Settings
 from hutong.lake.compact import SHANGHAI, write_atomic
 from hutong.privacy.hashing import KeyedHasher
@@ -60,13 +61,21 @@ def purge_expired(settings: Settings, store: Store) -> int:
             .values(buyer_hash=None)
         )
         changed += int(getattr(result, "rowcount", 0) or 0)
+        # addresses are kept while an order can still be shipped, returned or disputed
+        finished = ("completed", "cancelled", "refunded")
+        result = session.execute(
+            update(Order)
+            .where(Order.updated_at < limit, Order.state.in_(finished))
+            .values(ship_to={})
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
     return changed
 
 
 def forget(settings: Settings, store: Store, kind: str, value: str) -> dict[str, int]:
     """Delete one person's rows: lake events keyed by their device id, and their buyer hash."""
     hasher = KeyedHasher(settings.pii_key)
-    removed = {"lake_rows": 0, "conversions": 0}
+    removed = {"lake_rows": 0, "conversions": 0, "orders": 0}
     if kind == "device":
         key = hasher.hash("device", value)
         for path in _lake_files(settings.lake_dir):
@@ -84,4 +93,12 @@ def forget(settings: Settings, store: Store, kind: str, value: str) -> dict[str,
             update(Conversion).where(Conversion.buyer_hash == buyer).values(buyer_hash=None)
         )
         removed["conversions"] = int(getattr(result, "rowcount", 0) or 0)
+        # the orders stay (they are the sellers' books); who placed them and where they went
+        # do not
+        result = session.execute(
+            update(Order)
+            .where(Order.buyer_hash == buyer)
+            .values(ship_to={}, buyer_hash="forgotten")
+        )
+        removed["orders"] = int(getattr(result, "rowcount", 0) or 0)
     return removed
