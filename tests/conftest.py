@@ -196,4 +196,5 @@ def server(world: World) -> Iterator[LiveServer]:
     protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
     with running(app, http=protocol, loop="uvloop") as url:
         world.runtime.payments.public_url = url  # providers' notifications must reach us
+        world.runtime.logistics.public_url = url
         yield LiveServer(url, world)

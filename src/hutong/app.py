@@ -13,6 +13,8 @@ from hutong.api import problems
 from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware
 from hutong.commerce.api import router as commerce_router
+from hutong.logistics.api import public as tracking_router
+from hutong.logistics.api import router as logistics_router
 from hutong.payments.api import public as notify_router
 from hutong.payments.api import router as payments_router
 from hutong.runtime import Runtime
@@ -51,6 +53,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(commerce_router)
     app.include_router(payments_router)
     app.include_router(notify_router)
+    app.include_router(logistics_router)
+    app.include_router(tracking_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

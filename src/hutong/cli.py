@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -355,7 +355,13 @@ def orders_expire() -> None:
 
 @app.command("sandbox")
 def sandbox_cmd(
-    provider: Annotated[str, typer.Argument(help="sandbox, alipay, wechatpay or unionpay")],
+    provider: Annotated[
+        str,
+        typer.Argument(
+            help="a payment provider (sandbox, alipay, wechatpay, unionpay), a carrier (sf, zto, "
+            "jd, cainiao) or 'platforms' (the shelf platforms' shipping calls)"
+        ),
+    ],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 9001,
     directory: Annotated[
@@ -365,18 +371,36 @@ def sandbox_cmd(
         float, typer.Option(help="retry schedule speed (0.01: a hundred times faster)")
     ] = 1.0,
 ) -> None:
-    """Run a provider's emulator: its side of the real protocol, offline. Writes account.json,
-    the body to POST to /v1/provider-accounts to connect a seller to it."""
+    """Run a provider's or carrier's emulator: its side of the real protocol, offline. Writes
+    account.json, the body to POST to /v1/provider-accounts (or /v1/carrier-accounts) to
+    connect a seller to it."""
     import uvicorn
 
+    from hutong.logistics.emulators.launch import LAUNCHERS as CARRIER_LAUNCHERS
     from hutong.payments.emulators.launch import LAUNCHERS
 
-    launcher = LAUNCHERS.get(provider)
-    if launcher is None:
-        raise typer.BadParameter(f"unknown provider {provider!r}; one of {', '.join(LAUNCHERS)}")
-    where = directory or load_settings().data_dir / "sandbox" / provider
-    launched = launcher(where, time_scale)
-    account = {**launched.account, "gateway_url": f"http://{host}:{port}{launched.gateway_path}"}
+    settings = load_settings()
+    where = directory or settings.data_dir / "sandbox" / provider
+    if provider in LAUNCHERS:
+        launched = LAUNCHERS[provider](where, time_scale)
+    elif provider in CARRIER_LAUNCHERS:
+        launched = CARRIER_LAUNCHERS[provider](where, time_scale, settings.public_url)
+    else:
+        names = ", ".join([*LAUNCHERS, *CARRIER_LAUNCHERS])
+        raise typer.BadParameter(f"unknown emulator {provider!r}; one of {names}")
+    base = f"http://{host}:{port}"
+    account: dict[str, Any]
+    if provider == "platforms":  # one account per platform, each with its own gateway path
+        account = {
+            name: {
+                "platform_id": entry["platform_id"],
+                "settings": entry["settings"],
+                "gateway_url": base + entry["gateway_path"],
+            }
+            for name, entry in launched.account.items()
+        }
+    else:
+        account = {**launched.account, "gateway_url": base + launched.gateway_path}
     (where / "account.json").write_text(json.dumps(account, indent=1, ensure_ascii=False))
     console.print(f"{provider} emulator on http://{host}:{port}; account: {where / 'account.json'}")
     try:

@@ -10,6 +10,13 @@ from hutong.commerce.models import (
     Product,
     Sku,
 )
+from hutong.logistics.models import (
+    CarrierAccount,
+    CarrierRule,
+    PlatformAccount,
+    Shipment,
+    TrackingEvent,
+)
 from hutong.payments.models import (
     Payment,
     PaymentNotice,
@@ -42,6 +49,8 @@ __all__ = [
     "ApiKey",
     "Campaign",
     "CampaignPlacement",
+    "CarrierAccount",
+    "CarrierRule",
     "ChangeFeed",
     "Conversion",
     "Creative",
@@ -59,6 +68,7 @@ __all__ = [
     "PaymentNotice",
     "Placement",
     "Platform",
+    "PlatformAccount",
     "PlatformTerms",
     "PostbackEndpoint",
     "Product",
@@ -66,7 +76,9 @@ __all__ = [
     "Reconciliation",
     "Refund",
     "SeenNonce",
+    "Shipment",
     "Sku",
     "Tenant",
+    "TrackingEvent",
     "metadata",
 ]

@@ -13,10 +13,12 @@ import httpx
 from hutong.config import Settings
 from hutong.lake.schema import CLICKS, IMPRESSIONS
 from hutong.lake.segments import SegmentWriter
-from hutong.payments.accounts import Sealer
+from hutong.logistics.registry import CARRIERS, PLATFORMS
+from hutong.logistics.service import Logistics
 from hutong.payments.registry import PROVIDERS
 from hutong.payments.service import Payments
 from hutong.privacy.hashing import KeyedHasher
+from hutong.sealing import Sealer
 from hutong.store import Store
 from hutong.traffic.cache import LinkCache
 from hutong.traffic.impressions import ImpressionIntake
@@ -36,9 +38,11 @@ class Runtime:
     jumper: Jumper
     impressions: ImpressionIntake
     payments: Payments
+    logistics: Logistics
 
     def close(self) -> None:
         self.payments.client.close()
+        self.logistics.client.close()
         self.cache.stop()
         self.clicks.close()
         self.impressions_log.close()
@@ -83,6 +87,7 @@ def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
         jumper,
         intake,
         build_payments(settings, store),
+        build_logistics(settings, store),
     )
 
 
@@ -95,4 +100,16 @@ def build_payments(settings: Settings, store: Store) -> Payments:
         client=httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0)),
         public_url=settings.public_url,
         tolerance_seconds=settings.postback_tolerance_seconds,
+    )
+
+
+def build_logistics(settings: Settings, store: Store) -> Logistics:
+    """The logistics service's wiring (the server's and each worker's own)."""
+    return Logistics(
+        store=store,
+        sealer=Sealer(settings.pii_key),
+        carriers=CARRIERS,
+        platforms=PLATFORMS,
+        client=httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0)),
+        public_url=settings.public_url,
     )

@@ -16,7 +16,7 @@ from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
 
-PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider", "merchant"}
+PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider", "merchant", "carrier"}
 
 
 def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> None:
@@ -103,12 +103,39 @@ def _walk(server: LiveServer, m: Any) -> None:
         201,
     )
 
+    with server.world.store.transaction() as session:  # a shipment, as logistics records one
+        from hutong.logistics.models import CarrierAccount, Shipment
+
+        session.add(
+            CarrierAccount(
+                id="cac_" + "0" * 20,
+                seller_id=m.tenants["shop"],
+                carrier="zto",
+                customer_key="vis",
+                settings={},
+                sealed="",
+                gateway_url="http://x",
+            )
+        )
+        session.add(
+            Shipment(
+                id="shp_" + "0" * 20,
+                order_id=order["id"],
+                seller_id=m.tenants["shop"],
+                account_id="cac_" + "0" * 20,
+                carrier="zto",
+                waybill_no="7000",
+                status="info_received",
+            )
+        )
+
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
         "product_id": (product["id"], {"shop", "tmall"}),
         "sku_id": (sku_id, {"shop", "tmall"}),
         "order_id": (order["id"], {"shop", "tmall"}),
         "payment_id": (payment["id"], {"shop", "tmall"}),
+        "shipment_id": ("shp_" + "0" * 20, {"shop", "tmall"}),
         "campaign_id": (campaign, {"tmall"}),
         "link_id": (link["id"], {"tmall", "streamer"}),
         "placement_id": (splash, {"douyin", "tmall", "jd", "shop"}),
@@ -126,6 +153,7 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/orders/{order_id}/cancel"): {"reason": "x"},
         ("POST", "/v1/orders/{order_id}/payments"): {"provider": "sandbox"},
         ("POST", "/v1/orders/{order_id}/refunds"): {"amount_fen": 1},
+        ("POST", "/v1/orders/{order_id}/shipments"): {"carrier": "zto"},
     }
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     app = create_app(server.world.runtime, manage_runtime=False)

@@ -1,15 +1,9 @@
 """Sellers' accounts with payment providers. Secret settings (private keys, API keys) are
-sealed with AES-GCM under a key derived from the local PII key, never returned by the API,
-and unsealed only to build an adapter's ``Account``."""
+sealed (``hutong.sealing``), never returned by the API, and unsealed only to build an
+adapter's ``Account``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import os
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,27 +12,8 @@ from hutong.ids import new_id
 from hutong.payments.errors import NoProviderAccount
 from hutong.payments.models import ProviderAccount
 from hutong.payments.protocol import Account, PaymentProvider
+from hutong.sealing import Sealer
 from hutong.tenants.principal import Principal
-
-
-class Sealer:
-    def __init__(self, pii_key: bytes) -> None:
-        # a separate key for this purpose, derived with a label (domain separation)
-        self._aead = AESGCM(hashlib.sha256(b"hutong/provider-accounts/v1\0" + pii_key).digest())
-
-    def seal(self, values: dict[str, str]) -> str:
-        nonce = os.urandom(12)
-        data = self._aead.encrypt(nonce, json.dumps(values).encode(), b"provider-account")
-        return base64.b64encode(nonce + data).decode()
-
-    def unseal(self, sealed: str) -> dict[str, str]:
-        if not sealed:
-            return {}
-        raw = base64.b64decode(sealed)
-        values: dict[str, str] = json.loads(
-            self._aead.decrypt(raw[:12], raw[12:], b"provider-account")
-        )
-        return values
 
 
 def register(

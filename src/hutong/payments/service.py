@@ -48,6 +48,7 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
 )
+from hutong.sealing import Sealer
 from hutong.store import Store, utcnow
 from hutong.tenants.principal import Principal
 from hutong.traffic.models import Link
@@ -64,7 +65,7 @@ class Payments:
     """What the payment service needs beyond a session (built once by the runtime)."""
 
     store: Store
-    sealer: accounts.Sealer
+    sealer: Sealer
     providers: Mapping[str, PaymentProvider]
     client: httpx.Client
     public_url: str

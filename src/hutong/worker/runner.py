@@ -14,8 +14,9 @@ import httpx
 from hutong.config import Settings
 from hutong.lake.compact import compact
 from hutong.lake.schema import SCHEMAS
+from hutong.logistics.service import Logistics, flag_stale, intercept_refunded, poll_due
 from hutong.payments.service import Payments, sync_due
-from hutong.runtime import build_payments
+from hutong.runtime import build_logistics, build_payments
 from hutong.store import Store
 from hutong.traffic.service import renew_passcodes
 from hutong.worker.outbox import TIMEOUT, deliver_due
@@ -40,7 +41,13 @@ def compact_all(settings: Settings) -> dict[str, int]:
     return done
 
 
-def jobs(settings: Settings, store: Store, client: httpx.Client, payments: Payments) -> list[Job]:
+def jobs(
+    settings: Settings,
+    store: Store,
+    client: httpx.Client,
+    payments: Payments,
+    logistics: Logistics,
+) -> list[Job]:
     def passcodes() -> int:
         with store.transaction() as session:
             return renew_passcodes(session, settings.passcode_ttl_days, dt.timedelta(days=3))
@@ -66,6 +73,9 @@ def jobs(settings: Settings, store: Store, client: httpx.Client, payments: Payme
         Job("passcodes", 3600.0, passcodes),
         Job("order_timeouts", 5.0, order_timeouts),
         Job("payment_sync", 5.0, lambda: sync_due(payments)),
+        Job("tracking_poll", 60.0, lambda: poll_due(logistics)),
+        Job("stale_parcels", 600.0, lambda: flag_stale(logistics)),
+        Job("intercepts", 5.0, lambda: intercept_refunded(logistics)),
         Job("retention", 3600.0, retention),
     ]
 
@@ -77,7 +87,8 @@ class Worker:
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         self.payments = build_payments(settings, store)
-        self.jobs = jobs(settings, store, self._client, self.payments)
+        self.logistics = build_logistics(settings, store)
+        self.jobs = jobs(settings, store, self._client, self.payments, self.logistics)
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -97,6 +108,7 @@ class Worker:
             self._stop.wait(0.2)
         self._client.close()
         self.payments.client.close()
+        self.logistics.client.close()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="hutong-worker", daemon=True)

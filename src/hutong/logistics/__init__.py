@@ -1,0 +1,1 @@
+"""Logistics: carriers behind one protocol, waybills, one tracking timeline, write-back."""

@@ -1,0 +1,1 @@
+"""Carrier adapters, one module each, behind ``logistics.protocol.Carrier``."""

@@ -1,0 +1,1 @@
+"""Local emulators of the carriers and of the platforms' shipping calls."""
