@@ -194,7 +194,9 @@ def ship_order(
             receiver=dict(order.ship_to),
             declared_value_fen=order.total_fen,
         )
-        stats = rules.carrier_stats(session, order.region)
+        # the measured record is read only when the rule asks for the fastest carrier
+        fastest = rule is not None and rule.mode == "fastest"
+        stats = rules.carrier_stats(session, order.region) if fastest else {}
     if carrier is not None:
         plan = [rules.Candidate(carrier, "requested")]
     else:
