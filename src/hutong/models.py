@@ -2,6 +2,7 @@
 
 from hutong.api.models import IdempotencyRecord
 from hutong.commerce.models import (
+    AfterSale,
     InteropRule,
     Order,
     OrderEvent,
@@ -46,6 +47,7 @@ from hutong.worker.models import OutboxMessage
 metadata = Base.metadata
 
 __all__ = [
+    "AfterSale",
     "ApiKey",
     "Campaign",
     "CampaignPlacement",

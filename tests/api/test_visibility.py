@@ -136,6 +136,7 @@ def _walk(server: LiveServer, m: Any) -> None:
         "order_id": (order["id"], {"shop", "tmall"}),
         "payment_id": (payment["id"], {"shop", "tmall"}),
         "shipment_id": ("shp_" + "0" * 20, {"shop", "tmall"}),
+        "after_sale_id": ("afs_" + "0" * 20, {"shop", "tmall"}),
         "campaign_id": (campaign, {"tmall"}),
         "link_id": (link["id"], {"tmall", "streamer"}),
         "placement_id": (splash, {"douyin", "tmall", "jd", "shop"}),
@@ -154,6 +155,13 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/orders/{order_id}/payments"): {"provider": "sandbox"},
         ("POST", "/v1/orders/{order_id}/refunds"): {"amount_fen": 1},
         ("POST", "/v1/orders/{order_id}/shipments"): {"carrier": "zto"},
+        ("POST", "/v1/orders/{order_id}/after-sales"): {
+            "kind": "refund_only",
+            "amount_fen": 1,
+            "reason": "x",
+        },
+        ("POST", "/v1/after-sales/{after_sale_id}/approve"): {},
+        ("POST", "/v1/after-sales/{after_sale_id}/reject"): {},
     }
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     app = create_app(server.world.runtime, manage_runtime=False)

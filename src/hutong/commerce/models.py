@@ -131,3 +131,20 @@ class InteropRule(Base):
     source_sentence: Mapped[str] = mapped_column(Text, default="")
     date_assumed: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AfterSale(Base):
+    """A buyer's after-sale request (refund only, or return and refund) and its outcome."""
+
+    __tablename__ = "after_sales"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # refund_only | return_refund
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # goods coming back
+    state: Mapped[str] = mapped_column(String(16))  # requested|approved|rejected|received|refunded
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -198,3 +198,38 @@ class AcceptsOut(BaseModel):
     at: dt.datetime
     payment: list[str]
     carrier: list[str]
+
+
+class ReturnLineIn(Input):
+    sku_id: ObjectId
+    quantity: Quantity
+
+
+class AfterSaleIn(Input):
+    kind: Annotated[StrictStr, Field(pattern=r"^(refund_only|return_refund)$")]
+    amount_fen: PositiveFen
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    lines: Annotated[list[ReturnLineIn], Field(max_length=50)] = []
+
+    @model_validator(mode="after")
+    def _returns_name_goods(self) -> AfterSaleIn:
+        if self.kind == "return_refund" and not self.lines:
+            raise ValueError("a return names the goods coming back (lines)")
+        return self
+
+
+class DecisionIn(Input):
+    note: Annotated[StrictStr, Field(max_length=200)] = ""
+
+
+class AfterSaleOut(BaseModel):
+    id: str
+    order_id: str
+    kind: str
+    amount_fen: int
+    reason: str
+    lines: list[dict[str, Any]]
+    state: str
+    note: str
+    created_at: dt.datetime
+    decided_at: dt.datetime | None

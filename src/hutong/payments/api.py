@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep, UnboundPrincipalDep
+from hutong.commerce import aftersales
+from hutong.commerce.models import AfterSale
 from hutong.commerce.queries import order_for
+from hutong.commerce.schemas import AfterSaleIn, AfterSaleOut, DecisionIn
 from hutong.errors import NotFound
 from hutong.payments import accounts, reconcile, service
 from hutong.payments.errors import PaymentNotFound
@@ -197,6 +201,96 @@ def list_refunds(order_id: str, session: SessionDep, who: PrincipalDep) -> list[
         select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at)
     )
     return [refund_out(r) for r in rows]
+
+
+# -- after-sales (the order's state in commerce, the money here) -----------------------------------
+def after_sale_out(a: AfterSale) -> AfterSaleOut:
+    return AfterSaleOut(
+        id=a.id,
+        order_id=a.order_id,
+        kind=a.kind,
+        amount_fen=a.amount_fen,
+        reason=a.reason,
+        lines=a.lines,
+        state=a.state,
+        note=a.note,
+        created_at=a.created_at,
+        decided_at=a.decided_at,
+    )
+
+
+@router.post("/orders/{order_id}/after-sales", status_code=201, response_model=AfterSaleOut)
+def request_after_sale(
+    order_id: str, body: AfterSaleIn, session: SessionDep, who: PrincipalDep
+) -> AfterSaleOut:
+    """A buyer's request (reported by the platform): refund only, or return and refund. The
+    order becomes refund_requested until the seller decides."""
+    order = order_for(session, who, order_id, lock=True)
+    lines = [line.model_dump() for line in body.lines]
+    sale = aftersales.request(session, who, order, body.kind, body.amount_fen, body.reason, lines)
+    return after_sale_out(sale)
+
+
+@router.get("/orders/{order_id}/after-sales", response_model=list[AfterSaleOut])
+def list_after_sales(order_id: str, session: SessionDep, who: PrincipalDep) -> list[AfterSaleOut]:
+    order = order_for(session, who, order_id)
+    rows = session.scalars(
+        select(AfterSale).where(AfterSale.order_id == order.id).order_by(AfterSale.created_at)
+    )
+    return [after_sale_out(a) for a in rows]
+
+
+@router.post("/after-sales/{after_sale_id}/reject", response_model=AfterSaleOut)
+def reject_after_sale(
+    after_sale_id: str, body: DecisionIn, session: SessionDep, who: PrincipalDep
+) -> AfterSaleOut:
+    """The seller refuses: the order goes back to where it was."""
+    sale = _visible_sale(session, who, after_sale_id)
+    order = order_for(session, who, sale.order_id, lock=True)
+    return after_sale_out(aftersales.reject(session, who, sale, order, body.note))
+
+
+@router.post("/after-sales/{after_sale_id}/approve", response_model=AfterSaleOut)
+def approve_after_sale(
+    after_sale_id: str, body: DecisionIn, who: UnboundPrincipalDep, runtime: RuntimeDep
+) -> AfterSaleOut:
+    """Approve: a refund-only request is refunded now through the provider(s) that took the
+    money; a return waits until the goods are received."""
+    with runtime.store.transaction() as session:
+        sale = _visible_sale(session, who, after_sale_id)
+        amount = aftersales.approve(session, who, sale)
+        sale.note = body.note or sale.note
+        order_id, reason = sale.order_id, f"after-sale {sale.id}: {sale.reason}"[:200]
+    if amount:
+        service.refund_order(runtime.payments, who, order_id, amount, reason)
+    with runtime.store.reading() as session:
+        return after_sale_out(_visible_sale(session, who, after_sale_id))
+
+
+@router.post("/after-sales/{after_sale_id}/received", response_model=AfterSaleOut)
+def returned_goods_received(
+    after_sale_id: str, who: UnboundPrincipalDep, runtime: RuntimeDep
+) -> AfterSaleOut:
+    """The returned goods arrived: restocked, the order returned, the money refunded."""
+    with runtime.store.transaction() as session:
+        sale = _visible_sale(session, who, after_sale_id)
+        order = order_for(session, who, sale.order_id, lock=True)
+        amount = aftersales.goods_received(session, who, sale, order)
+        order_id, reason = sale.order_id, f"return {sale.id}: {sale.reason}"[:200]
+    service.refund_order(runtime.payments, who, order_id, amount, reason)
+    with runtime.store.reading() as session:
+        return after_sale_out(_visible_sale(session, who, after_sale_id))
+
+
+def _visible_sale(session: Session, who: Principal, after_sale_id: str) -> AfterSale:
+    sale = session.get(AfterSale, after_sale_id)
+    if sale is None:
+        raise NotFound(f"after-sale request {after_sale_id} not found")
+    try:
+        order_for(session, who, sale.order_id)
+    except NotFound as exc:
+        raise NotFound(f"after-sale request {after_sale_id} not found") from exc
+    return sale
 
 
 # -- reconciliation -----------------------------------------------------------------------------
