@@ -70,6 +70,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _serialise_sqlite_writers(engine)
         return engine
+    # Enough connections for the request pool (40 threads) plus the worker's jobs; PostgreSQL's
+    # default max_connections (100) leaves room for a second process and for psql.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -127,8 +131,9 @@ class Store:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # How many request sessions may be open at once: SQLite serialises writers anyway;
-        # PostgreSQL gets the connection pool's size (5 + 10 overflow by default).
-        self.max_sessions = 4 if engine.dialect.name == "sqlite" else 15
+        # PostgreSQL gets most of the connection pool (20 + 20 overflow), the rest left for
+        # routes that open their own sessions around provider calls.
+        self.max_sessions = 4 if engine.dialect.name == "sqlite" else 30
 
     @classmethod
     def from_url(cls, url: str) -> Store:
