@@ -1,0 +1,1 @@
+"""Attribution and settlement: who caused each sale, and who owes whom."""

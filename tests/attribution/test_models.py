@@ -1,0 +1,90 @@
+"""The attribution models on hand-checked cases and as properties: weights sum to 1, credits
+sum to the order's amount in fen, and the Markov model is exact."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hutong.attribution.models import (
+    Journey,
+    first_click,
+    last_click,
+    linear,
+    markov_removal_effects,
+    markov_shares,
+    markov_weights,
+    position_based,
+    time_decay,
+    to_fen,
+)
+
+
+def test_the_three_path_toy_gives_the_known_removal_effects_and_credits() -> None:
+    journeys = [
+        Journey(("c1", "c2", "c3"), converted=True),
+        Journey(("c1",), converted=False),
+        Journey(("c2", "c3"), converted=False),
+    ]
+    effects = markov_removal_effects(journeys)
+    assert effects == pytest.approx({"c1": 0.5, "c2": 1.0, "c3": 1.0})
+    assert markov_shares(effects) == pytest.approx({"c1": 0.2, "c2": 0.4, "c3": 0.4})
+    assert to_fen(markov_weights(("c1", "c2", "c3"), effects), 1_000) == [200, 400, 400]
+
+
+def test_markov_collapses_repeats_and_counts_identical_journeys() -> None:
+    repeated = [Journey(("a", "a", "b"), True, count=3), Journey(("a",), False, count=3)]
+    plain = [Journey(("a", "b"), True, count=3), Journey(("a",), False, count=3)]
+    assert markov_removal_effects(repeated) == pytest.approx(markov_removal_effects(plain))
+    assert markov_removal_effects([Journey(("a",), False)]) == {"a": 0.0}
+    higher = markov_removal_effects(plain, order=3)
+    assert higher == pytest.approx({"a": 1.0, "b": 1.0})
+
+
+def test_weight_models() -> None:
+    assert last_click(3) == [0, 0, 1] and first_click(3) == [1, 0, 0]
+    assert linear(4) == [0.25] * 4 and linear(0) == []
+    assert position_based(5) == pytest.approx([0.4, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.4])
+    assert position_based(2) == [0.5, 0.5] and position_based(1) == [1.0]
+    assert position_based(3, first=0.3, last=0.5) == pytest.approx([0.3, 0.2, 0.5])
+    decay = time_decay([7 * 86400, 86400, 0], half_life_seconds=86400)
+    assert decay == pytest.approx([2**-7, 0.5, 1.0])
+    with pytest.raises(ValueError):
+        time_decay([1], 0)
+
+
+def test_largest_remainder_by_hand() -> None:
+    assert to_fen([1, 1, 1], 100) == [34, 33, 33]  # the tie goes to the earlier touchpoint
+    assert to_fen([0.2, 0.4, 0.4], 1) == [0, 1, 0]
+    assert to_fen([0.0, 1.0], 99) == [0, 99]
+    assert to_fen([1, 2], 0) == [0, 0]
+
+
+@given(
+    st.lists(
+        st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=40
+    ).filter(lambda w: math.fsum(w) > 1e-9),
+    st.integers(0, 10**12),
+)
+def test_credits_always_sum_to_the_amount(weights: list[float], amount: int) -> None:
+    credits = to_fen(weights, amount)
+    assert sum(credits) == amount and all(c >= 0 for c in credits)
+    total = math.fsum(weights)
+    for w, c in zip(weights, credits, strict=True):
+        exact = w / total * amount
+        assert exact - 1 < c < exact + 1
+        if w == 0:
+            assert c == 0  # nothing for a touchpoint the model gives nothing
+
+
+@given(st.integers(1, 30), st.floats(0.05, 0.5), st.floats(0.05, 0.5))
+def test_every_weight_model_sums_to_one(n: int, first: float, last: float) -> None:
+    for weights in (last_click(n), first_click(n), linear(n), position_based(n, first, last)):
+        assert len(weights) == n and math.fsum(weights) == pytest.approx(1.0)
+        assert all(w >= 0 for w in weights)
+    decay = time_decay([float((n - i) * 3600) for i in range(n)], 7200)
+    assert all(0 < a < b for a, b in itertools.pairwise(decay))  # newer weighs more
