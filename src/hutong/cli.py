@@ -302,6 +302,16 @@ def lake_compact() -> None:
     console.print_json(json.dumps(compact_all(load_settings())))
 
 
+@lake_app.command("export")
+def lake_export(
+    full: Annotated[bool, typer.Option(help="export every row again, not only changes")] = False,
+) -> None:
+    """Export orders, payments and refunds changed since the last export into the lake."""
+    from hutong.lake.export import export
+
+    console.print_json(json.dumps(export(_store(), load_settings().lake_dir, full=full)))
+
+
 @privacy_app.command("forget")
 def privacy_forget(
     device_id: Annotated[str | None, typer.Option(help="a device id (IDFA/OAID...)")] = None,

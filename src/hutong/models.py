@@ -11,6 +11,7 @@ from hutong.commerce.models import (
     Product,
     Sku,
 )
+from hutong.lake.export import LakeWatermark
 from hutong.logistics.models import (
     CarrierAccount,
     CarrierRule,
@@ -59,6 +60,7 @@ __all__ = [
     "IdempotencyRecord",
     "ImpressionBatch",
     "InteropRule",
+    "LakeWatermark",
     "Link",
     "LinkPolicy",
     "Order",

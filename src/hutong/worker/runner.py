@@ -13,6 +13,7 @@ import httpx
 
 from hutong.config import Settings
 from hutong.lake.compact import compact
+from hutong.lake.export import export
 from hutong.lake.schema import SCHEMAS
 from hutong.logistics.service import Logistics, flag_stale, intercept_refunded, poll_due
 from hutong.payments.service import Payments, sync_due
@@ -76,6 +77,7 @@ def jobs(
         Job("tracking_poll", 60.0, lambda: poll_due(logistics)),
         Job("stale_parcels", 600.0, lambda: flag_stale(logistics)),
         Job("intercepts", 5.0, lambda: intercept_refunded(logistics)),
+        Job("lake_export", 60.0, lambda: export(store, settings.lake_dir)),
         Job("retention", 3600.0, retention),
     ]
 
