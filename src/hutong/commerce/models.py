@@ -64,6 +64,7 @@ class Order(Base):
     paid_fen: Mapped[int] = mapped_column(Integer, default=0)
     refunded_fen: Mapped[int] = mapped_column(Integer, default=0)
     buyer_hash: Mapped[str] = mapped_column(String(64), index=True)
+    device_hash: Mapped[str | None] = mapped_column(String(64))  # the app's device id, keyed
     ship_to: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # personal data
     region: Mapped[str] = mapped_column(String(32), default="")  # province, for carrier rules
     click_id: Mapped[str | None] = mapped_column(String(32))

@@ -90,6 +90,7 @@ def create_order(
         paid_fen=0,
         refunded_fen=0,
         buyer_hash=hasher.hash("buyer", data.buyer_ref),
+        device_hash=hasher.hash("device", data.device_ref) if data.device_ref else None,
         ship_to=data.ship_to.model_dump(),
         region=data.ship_to.province,
         click_id=claim.click_id if claim else None,

@@ -98,6 +98,7 @@ class AddressIn(Input):
 class OrderIn(Input):
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=50)]
     buyer_ref: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    device_ref: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
     ship_to: AddressIn
     click_token: Annotated[StrictStr, Field(min_length=10, max_length=200)] | None = None
     external_ref: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None

@@ -71,6 +71,7 @@ EXPORTS = (
             _col("link_id", pa.string()),
             _col("campaign_id", pa.string()),
             _col("buyer_hash", pa.string()),
+            _col("device_hash", pa.string()),
             _col("region", pa.string()),
             _col("created_at", TS),
             _col("paid_at", TS),

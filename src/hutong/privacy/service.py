@@ -72,22 +72,39 @@ def purge_expired(settings: Settings, store: Store) -> int:
     return changed
 
 
+def _scrub(path: Path, column: str, value: str) -> int:
+    """Blank one person's hash in an exported table (orders stay: they are the sellers' books)."""
+    table = pq.read_table(path)
+    if column not in table.column_names:
+        return 0
+    hit = pc.fill_null(pc.equal(table[column], value), False)
+    count = pc.sum(hit).as_py() or 0
+    if count:
+        idx = table.column_names.index(column)
+        blanked = pc.if_else(hit, pa.scalar(None, pa.string()), table[column])
+        write_atomic(table.set_column(idx, column, blanked), path)
+    return int(count)
+
+
 def forget(settings: Settings, store: Store, kind: str, value: str) -> dict[str, int]:
-    """Delete one person's rows: lake events keyed by their device id, and their buyer hash."""
+    """Delete one person's rows: lake events keyed by their device id, their hashes in the
+    exported orders, and their buyer hash in the store."""
     hasher = KeyedHasher(settings.pii_key)
     removed = {"lake_rows": 0, "conversions": 0, "orders": 0}
-    if kind == "device":
-        key = hasher.hash("device", value)
-        for path in _lake_files(settings.lake_dir):
-            table = pq.read_table(path)
-            if "device_key" not in table.column_names:
-                continue
-            keep = pc.not_equal(table["device_key"], key)
-            kept = table.filter(keep)
-            if kept.num_rows != table.num_rows:
-                removed["lake_rows"] += table.num_rows - kept.num_rows
-                write_atomic(kept, path)
     buyer = hasher.hash("buyer", value)
+    device = hasher.hash("device", value) if kind == "device" else None
+    for path in _lake_files(settings.lake_dir):
+        removed["lake_rows"] += _scrub(path, "buyer_hash", buyer)
+        if device is None:
+            continue
+        removed["lake_rows"] += _scrub(path, "device_hash", device)
+        table = pq.read_table(path)
+        if "device_key" not in table.column_names:
+            continue
+        kept = table.filter(pc.not_equal(table["device_key"], device))
+        if kept.num_rows != table.num_rows:
+            removed["lake_rows"] += table.num_rows - kept.num_rows
+            write_atomic(kept, path)
     with store.transaction() as session:
         result = session.execute(
             update(Conversion).where(Conversion.buyer_hash == buyer).values(buyer_hash=None)
@@ -98,7 +115,12 @@ def forget(settings: Settings, store: Store, kind: str, value: str) -> dict[str,
         result = session.execute(
             update(Order)
             .where(Order.buyer_hash == buyer)
-            .values(ship_to={}, buyer_hash="forgotten")
+            .values(ship_to={}, buyer_hash="forgotten", device_hash=None)
         )
         removed["orders"] = int(getattr(result, "rowcount", 0) or 0)
+        if device is not None:
+            result = session.execute(
+                update(Order).where(Order.device_hash == device).values(device_hash=None)
+            )
+            removed["orders"] += int(getattr(result, "rowcount", 0) or 0)
     return removed
