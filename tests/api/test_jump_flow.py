@@ -161,3 +161,29 @@ def test_head_and_crawlers_are_not_billed(server: LiveServer, market) -> None:  
     dup = next(c for c in clicks if c["duplicate"])
     first = next(c for c in clicks if c["billable"])
     assert dup["click_id"] == first["click_id"]  # a duplicate attaches to the first click
+
+
+def test_a_click_carrying_an_advertising_id_is_keyed_by_it(server: LiveServer, market) -> None:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    from hutong.privacy.hashing import KeyedHasher
+    from hutong.worker.runner import compact_all
+
+    splash = market.placement("douyin", "splash")
+    campaign = market.campaign("tmall", [splash])
+    link = market.link("tmall", campaign, splash)
+    wait_for(lambda: link["code"] in server.world.runtime.cache.links)
+    filled = jump(server, link["code"], MOBILE_SAFARI, "?oaid=AB-12-CD&x=1", ip="10.7.0.1")
+    assert "oaid=AB-12-CD" in filled.headers["location"]  # the shelf gets it, as sent
+    jump(server, link["code"], MOBILE_SAFARI, "?oaid=__OAID__", ip="10.7.0.2")  # unfilled
+    server.world.runtime.clicks.rotate()
+    time.sleep(0.1)
+    settings = server.world.settings
+    compact_all(settings)
+    rows = duckdb.sql(
+        "SELECT device_key, params FROM read_parquet(?) ORDER BY ts",
+        params=[str(settings.lake_dir / "clicks" / "day=*" / "*.parquet")],
+    ).fetchall()
+    hasher = KeyedHasher(settings.pii_key)
+    assert rows[0] == (hasher.hash("device", "ab-12-cd"), "x=1")  # the id itself is not logged
+    assert rows[1][0] != hasher.hash("device", "__oaid__") and len(rows[1][0]) == 32

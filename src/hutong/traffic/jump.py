@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from hutong.errors import TooManyRequests
 from hutong.lake.segments import SegmentWriter, clean, encode_line
+from hutong.privacy.hashing import KeyedHasher
 from hutong.traffic import pages
 from hutong.traffic.cache import LinkCache
 from hutong.traffic.cached import CachedLink
@@ -29,6 +30,10 @@ from hutong.traffic.useragent import MOBILE, Device, bot_reason, device_of
 TOKEN_PARAM = "ht_ct"  # noqa: S105 - a query parameter name, not a secret
 SOURCE_PARAM = "ht_src"
 UA_MEMO_SIZE = 50_000
+# Query parameters an ad platform fills with the device's advertising id (its click macros,
+# e.g. Ocean Engine's ``oaid=__OAID__``): a click that carries one is keyed by that id, in the
+# same namespace as impressions and orders, so attribution can join them by device.
+DEVICE_PARAMS = ("oaid", "idfa", "caid", "android_id", "imei", "device_id")
 # device, in-app platform, bot reason, cleaned UA, keyed hash of the cleaned UA (16 hex) and
 # that hash as a number
 UAProfile = tuple[Device, str, str, str, str, int]
@@ -77,6 +82,16 @@ class _RandomPool:
         return self.buf[at : at + n]
 
 
+def _device_id(pairs: dict[str, str]) -> str:
+    """The first real advertising id among the parameters; an unfilled macro (``__OAID__``)
+    or an id zeroed by limited ad tracking is none."""
+    for name in DEVICE_PARAMS:
+        value = pairs.get(name)
+        if value and not value.startswith("__") and value.strip("0-") != "":
+            return value
+    return ""
+
+
 def _referer_host(referer: str) -> str:
     if not referer:
         return ""
@@ -104,6 +119,7 @@ class Jumper:
         # BLAKE2b in keyed mode is a MAC (RFC 7693 §2.9), at a third of HMAC-SHA256's cost on
         # this path; the key is the same PII key, so these hashes unlink with it.
         self._mac = hashlib.blake2b(key=hashlib.sha256(pii_key).digest(), digest_size=16)
+        self._devices = KeyedHasher(pii_key)
         self._ua_memo: dict[str, UAProfile] = {}
         self._random = _RandomPool()
 
@@ -198,7 +214,9 @@ class Jumper:
 
         The click id is the time in ms (6 bytes) and 10 random bytes, so ids sort by time and
         cannot be guessed. The device key is the address's keyed hash and the UA's side by
-        side (both under the PII key): one MAC per click instead of two.
+        side (both under the PII key): one MAC per click instead of two. A click whose URL
+        carries an advertising id is keyed by that id's hash instead, and the id itself is not
+        logged.
         """
         ms = int(now * 1000)
         raw_id = ms.to_bytes(6, "big") + self._random.take(10)
@@ -206,7 +224,12 @@ class Jumper:
         device, app, reason, ua_clean, ua_key, ua_int = profile
         ip_hash = self._keyed("ip:" + req.client_ip)
         ip_int = key_of(ip_hash)
-        device_key = ip_hash[:16] + ua_key
+        device_id = _device_id(pairs) if pairs else ""
+        if device_id:
+            device_key = self._devices.hash("device", device_id)
+            pairs = {k: v for k, v in pairs.items() if k not in DEVICE_PARAMS}
+        else:
+            device_key = ip_hash[:16] + ua_key
         if not reason and req.purpose:
             reason = "prefetch"
         guard = self.guard
