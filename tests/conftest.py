@@ -103,6 +103,37 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         _drop_schema(base, schema)
 
 
+_SPARK: list[object] = []
+
+
+def spark_engine() -> object:
+    """The one local Spark session of the test run (a JVM takes seconds to start). Without
+    pyspark or Java the Spark tests skip, except under CI=true where that is a failure."""
+    if not _SPARK:
+        try:
+            from hutong.lake.engines.spark import SparkEngine
+
+            _SPARK.append(SparkEngine())
+        except Exception as exc:  # ImportError, or Java missing (a Py4J/RuntimeError)
+            if IN_CI:
+                pytest.fail(f"CI=true but Spark cannot start: {exc}")
+            pytest.skip(f"Spark is not available: {exc}")
+    return _SPARK[0]
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Each lake engine; DuckDB fresh per test, Spark shared (views are replaced per test)."""
+    if request.param == "spark":
+        yield spark_engine()
+        return
+    from hutong.lake.engines.duck import DuckEngine
+
+    duck = DuckEngine()
+    yield duck
+    duck.close()
+
+
 def make_settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)

@@ -2,9 +2,9 @@
 
 Every model turns one order's touchpoints (oldest first) into weights that sum to 1; ``to_fen``
 turns weights into credits that sum to the order's paid amount exactly, by one rule used
-everywhere (both engines call it): **largest remainder** — each credit is the floor of its exact
-share, and the fen left over go one each to the largest fractional parts, ties to the earlier
-touchpoint.
+everywhere (both engines' journeys go through it): **largest remainder** — each credit is the
+floor of its exact share, and the fen left over go one each to the largest fractional parts,
+ties to the earlier touchpoint.
 
 The data-driven model is Markov (``markov_removal_effects``), computed exactly: the journeys
 define an absorbing chain (start, channel states, conversion, null); the conversion probability
@@ -30,28 +30,64 @@ from scipy.sparse.linalg import splu
 MODELS = ("last_click", "first_click", "linear", "time_decay", "position_based", "markov")
 
 
+def largest_remainder(
+    weights: np.ndarray, group: np.ndarray, starts: np.ndarray, amounts: np.ndarray
+) -> np.ndarray:
+    """Credits in fen for many journeys at once: the one rounding rule of hutong.
+
+    ``weights`` are the touchpoints' weights, journeys contiguous and oldest first; ``group``
+    is each row's journey index, ``starts`` each journey's first row and ``amounts`` each
+    journey's amount in fen. Each credit is the floor of its exact share; the fen left over go
+    one each to the largest fractional parts, ties to the earlier touchpoint. Every journey's
+    credits sum to its amount exactly; a journey of amount 0 gets zeros.
+    """
+    n = len(weights)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    amounts = amounts.astype(np.int64)
+    totals = np.bincount(group, weights=weights, minlength=len(amounts))
+    if np.any((totals <= 0) & (amounts != 0)):
+        raise ValueError("weights must have a positive sum")
+    safe = np.where(totals > 0, totals, 1.0)
+    exact = weights / safe[group] * amounts[group].astype(np.float64)
+    floors = np.floor(exact).astype(np.int64)
+    frac = exact - floors
+    left = amounts - np.bincount(group, weights=floors, minlength=len(amounts)).astype(np.int64)
+    position = np.arange(n) - starts[group]
+    ranked = np.lexsort((position, -frac, group))
+    rank = np.empty(n, dtype=np.int64)
+    rank[ranked] = np.arange(n) - starts[group[ranked]]
+    credits: np.ndarray = floors + (rank < left[group])
+    return credits
+
+
 def to_fen(weights: Sequence[float], amount_fen: int) -> list[int]:
-    """Credits in fen summing to ``amount_fen`` exactly (largest remainder; ties: earlier)."""
-    total = math.fsum(weights)
+    """One journey's credits in fen summing to ``amount_fen`` (``largest_remainder``)."""
     if amount_fen == 0 or not weights:
         return [0] * len(weights)
-    if total <= 0:
-        raise ValueError("weights must have a positive sum")
-    exact = [w / total * amount_fen for w in weights]
-    floors = [math.floor(x) for x in exact]
-    left = amount_fen - sum(floors)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
+    credits = largest_remainder(
+        np.asarray(weights, dtype=np.float64),
+        np.zeros(len(weights), dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+        np.asarray([amount_fen], dtype=np.int64),
+    )
+    return [int(c) for c in credits]
 
 
-def last_click(n: int) -> list[float]:
-    return [0.0] * (n - 1) + [1.0] if n else []
+def last_click(is_click: Sequence[bool]) -> list[float]:
+    """All to the last click; a journey of views only gives it to the last view."""
+    n = len(is_click)
+    clicks = [i for i, c in enumerate(is_click) if c]
+    chosen = clicks[-1] if clicks else n - 1
+    return [1.0 if i == chosen else 0.0 for i in range(n)]
 
 
-def first_click(n: int) -> list[float]:
-    return [1.0] + [0.0] * (n - 1) if n else []
+def first_click(is_click: Sequence[bool]) -> list[float]:
+    """All to the first click; a journey of views only gives it to the first view."""
+    n = len(is_click)
+    clicks = [i for i, c in enumerate(is_click) if c]
+    chosen = clicks[0] if clicks else 0
+    return [1.0 if i == chosen else 0.0 for i in range(n)]
 
 
 def linear(n: int) -> list[float]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hutong.attribution.models import (
+from hutong.attribution.weights import (
     Journey,
     first_click,
     last_click,
@@ -46,7 +46,10 @@ def test_markov_collapses_repeats_and_counts_identical_journeys() -> None:
 
 
 def test_weight_models() -> None:
-    assert last_click(3) == [0, 0, 1] and first_click(3) == [1, 0, 0]
+    assert last_click([True] * 3) == [0, 0, 1] and first_click([True] * 3) == [1, 0, 0]
+    assert last_click([True, True, False]) == [0, 1, 0]  # a later view does not take it
+    assert first_click([False, True, True]) == [0, 1, 0]
+    assert last_click([False, False]) == [0, 1] and first_click([False, False]) == [1, 0]
     assert linear(4) == [0.25] * 4 and linear(0) == []
     assert position_based(5) == pytest.approx([0.4, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.4])
     assert position_based(2) == [0.5, 0.5] and position_based(1) == [1.0]
@@ -83,7 +86,13 @@ def test_credits_always_sum_to_the_amount(weights: list[float], amount: int) -> 
 
 @given(st.integers(1, 30), st.floats(0.05, 0.5), st.floats(0.05, 0.5))
 def test_every_weight_model_sums_to_one(n: int, first: float, last: float) -> None:
-    for weights in (last_click(n), first_click(n), linear(n), position_based(n, first, last)):
+    clicks = [i % 2 == 0 for i in range(n)]
+    for weights in (
+        last_click(clicks),
+        first_click(clicks),
+        linear(n),
+        position_based(n, first, last),
+    ):
         assert len(weights) == n and math.fsum(weights) == pytest.approx(1.0)
         assert all(w >= 0 for w in weights)
     decay = time_decay([float((n - i) * 3600) for i in range(n)], 7200)
