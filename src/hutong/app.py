@@ -12,6 +12,7 @@ from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware
+from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
 from hutong.logistics.api import public as tracking_router
 from hutong.logistics.api import router as logistics_router
@@ -55,6 +56,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(notify_router)
     app.include_router(logistics_router)
     app.include_router(tracking_router)
+    app.include_router(attribution_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

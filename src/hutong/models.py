@@ -1,6 +1,7 @@
 """Imports every capability's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from hutong.api.models import IdempotencyRecord
+from hutong.attribution.models import AttributionRun
 from hutong.commerce.models import (
     AfterSale,
     InteropRule,
@@ -50,6 +51,7 @@ metadata = Base.metadata
 __all__ = [
     "AfterSale",
     "ApiKey",
+    "AttributionRun",
     "Campaign",
     "CampaignPlacement",
     "CarrierAccount",

@@ -6,12 +6,14 @@ fails the test until its visibility rule is written down here and in docs/visibi
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import httpx
 
 from hutong.app import create_app
+from hutong.lake.compact import SHANGHAI
 from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
@@ -129,8 +131,18 @@ def _walk(server: LiveServer, m: Any) -> None:
             )
         )
 
+    today = dt.datetime.now(SHANGHAI).date()
+    run = ok(
+        m.operator.post(
+            "/v1/attribution/runs",
+            json={"start": today.isoformat(), "end": (today + dt.timedelta(days=1)).isoformat()},
+        ),
+        201,
+    )
+    everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
+        "run_id": (run["id"], everyone),  # each sees its own share of a run
         "product_id": (product["id"], {"shop", "tmall"}),
         "sku_id": (sku_id, {"shop", "tmall"}),
         "order_id": (order["id"], {"shop", "tmall"}),
@@ -163,7 +175,6 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/after-sales/{after_sale_id}/approve"): {},
         ("POST", "/v1/after-sales/{after_sale_id}/reject"): {},
     }
-    everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     app = create_app(server.world.runtime, manage_runtime=False)
     checked = 0
     routes = app.openapi()["paths"]  # every route the app serves, from the app itself

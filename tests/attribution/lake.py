@@ -36,12 +36,19 @@ class Lake:
         self.campaigns: list[dict[str, Any]] = []
 
     def campaign(
-        self, cid: str, merchant: str, click_days: int = 7, view_days: int = 1, model: str = ""
+        self,
+        cid: str,
+        merchant: str,
+        click_days: int = 7,
+        view_days: int = 1,
+        model: str = "",
+        platform: str = "tmall",
     ) -> None:
         self.campaigns.append(
             {
                 "campaign_id": cid,
                 "merchant_id": merchant,
+                "platform_id": platform,
                 "click_window_ms": click_days * DAY,
                 "view_window_ms": view_days * DAY,
                 "model": model or "last_click",
@@ -104,11 +111,13 @@ class Lake:
         refunded_fen: int = 0,
         updated: int | None = None,
         state: str = "",
+        platform: str = "tmall",
     ) -> None:
         self.orders.append(
             {
                 "id": oid,
                 "seller_id": merchant,
+                "platform_id": platform,
                 "state": state or ("paid" if paid is not None else "created"),
                 "total_fen": paid_fen,
                 "paid_fen": paid_fen if paid is not None else 0,

@@ -24,6 +24,8 @@ def build(root: Path) -> tuple[Lake, pa.Table, dict[str, str]]:
     lake.campaign("A", "M", click_days=7, view_days=1)
     lake.campaign("B", "M", click_days=3, view_days=1)
     lake.campaign("X", "N")
+    lake.campaign("P", "")  # Tmall's own campaign: for all its merchants
+    lake.campaign("J", "M", platform="jd")  # the same merchant's shop on another platform
     t = T0 + 10 * HOUR  # 18:00 in Shanghai on 11 November
     ids = {
         "view_a_old": lake.view("A", "d1", t - 2 * DAY),  # beyond the 1-day view window
@@ -33,6 +35,8 @@ def build(root: Path) -> tuple[Lake, pa.Table, dict[str, str]]:
         "click_x": lake.click("X", "d1", t - HOUR),  # another merchant's campaign
         "click_bot": lake.click("A", "d1", t - 30 * MINUTE, bot=True),
         "click_dup": lake.click("A", "d1", t - 20 * MINUTE, duplicate=True),
+        "click_p": lake.click("P", "d1", t - 40 * MINUTE),
+        "click_j": lake.click("J", "d1", t - 50 * MINUTE),
         "click_a": lake.click("A", "d1", t - 10 * MINUTE),  # carried as o1's token
         "click_a_after": lake.click("A", "d1", t - 5 * MINUTE),
         "view_bot": lake.view("A", "d1", t - 2 * HOUR, bot=True),
@@ -66,13 +70,28 @@ def test_journeys_follow_the_rules(tmp_path: Path, engine: Engine) -> None:
     found = rows_by_order(J.journeys(engine, SCOPE))
     assert set(found) == {"o1", "o2", "o3"}
     touch = {v: k for k, v in ids.items()}
-    assert [touch[r["touch_id"]] for r in found["o1"]] == ["click_b_edge", "view_a", "click_a"]
+    assert [touch[r["touch_id"]] for r in found["o1"]] == [
+        "click_b_edge",
+        "view_a",
+        "click_p",
+        "click_a",
+    ]
     assert {r["tier"] for r in found["o1"]} == {1} and found["o1"][0]["paid_fen"] == 1_000
     # an hour later the B click has left its 3-day window; the view is exactly 1 day old
-    assert [touch[r["touch_id"]] for r in found["o2"]] == ["view_a", "click_a", "click_a_after"]
+    assert [touch[r["touch_id"]] for r in found["o2"]] == [
+        "view_a",
+        "click_p",
+        "click_a",
+        "click_a_after",
+    ]
     assert {r["tier"] for r in found["o2"]} == {2}
     # b1 is tied to d1 (o1's token click) and to d3 (o1's device id); the view is now too old
-    assert [touch[r["touch_id"]] for r in found["o3"]] == ["click_d3", "click_a", "click_a_after"]
+    assert [touch[r["touch_id"]] for r in found["o3"]] == [
+        "click_d3",
+        "click_p",
+        "click_a",
+        "click_a_after",
+    ]
     assert {r["tier"] for r in found["o3"]} == {3}
     conversions = J.conversions(engine, SCOPE)
     assert conversions["order_id"].to_pylist() == ["o1", "o2", "o3", "o5"]
@@ -81,6 +100,7 @@ def test_journeys_follow_the_rules(tmp_path: Path, engine: Engine) -> None:
         ("d1", "click_b_late"),
         ("d1", "view_a_old"),
         ("d1", "click_x"),
+        ("d1", "click_j"),
         ("d9", "stray"),
     ]
 
@@ -93,13 +113,14 @@ def test_credits_on_the_hand_built_lake(tmp_path: Path, engine: Engine) -> None:
     credits = credit(table, models, null_paths=J.null_paths(engine, SCOPE, "placement_id"))
     found = rows_by_order(credits.table)
     o1 = found["o1"]
-    assert [r["last_click_fen"] for r in o1] == [0, 0, 1_000]
-    assert [r["first_click_fen"] for r in o1] == [1_000, 0, 0]  # the first click, not the view
-    assert [r["linear_fen"] for r in o1] == [334, 333, 333]
-    assert [r["position_based_fen"] for r in o1] == [400, 200, 400]
-    assert o1[2]["time_decay_fen"] > o1[1]["time_decay_fen"] > o1[0]["time_decay_fen"]
+    assert [r["last_click_fen"] for r in o1] == [0, 0, 0, 1_000]
+    assert [r["first_click_fen"] for r in o1] == [1_000, 0, 0, 0]  # the first click, not the view
+    assert [r["linear_fen"] for r in o1] == [250, 250, 250, 250]
+    assert [r["position_based_fen"] for r in o1] == [400, 100, 100, 400]
+    decay = [r["time_decay_fen"] for r in o1]
+    assert decay == sorted(decay) and decay[0] < decay[1] < decay[2]
     for rows in found.values():
         for model in models:
             assert sum(r[f"{model}_fen"] for r in rows) == rows[0]["paid_fen"]
     assert ids["click_bot"] not in {r["touch_id"] for r in credits.table.to_pylist()}
-    assert set(credits.markov_effects) == {"pl-A", "pl-B", "pl-X"}
+    assert set(credits.markov_effects) == {"pl-A", "pl-B", "pl-X", "pl-P", "pl-J"}

@@ -8,7 +8,8 @@ reference table, the campaigns' attribution terms, snapshotted from the store wh
 The rules (docs/attribution.md):
 
 - **Touchpoints** are clicks and impressions that are neither bots nor duplicates and carry a
-  device key, of a campaign of the merchant who sold the order.
+  device key, of a campaign bought for the order's shelf platform by the merchant who sold it,
+  or by the shelf platform itself (a platform's campaign works for all its merchants).
 - **Identity**, three tiers, the first that finds a touchpoint wins: (1) the click token the
   order carries — the journey is that click and the same device's earlier touchpoints; (2) the
   order's device id; (3) the shelf platform's keyed buyer hash, through the devices other orders
@@ -39,7 +40,8 @@ DAY_MS = 86_400_000
 CAMPAIGNS = pa.schema(
     [
         ("campaign_id", pa.string()),
-        ("merchant_id", pa.string()),
+        ("merchant_id", pa.string()),  # '' when a shelf platform buys for all its merchants
+        ("platform_id", pa.string()),
         ("click_window_ms", pa.int64()),
         ("view_window_ms", pa.int64()),
         ("model", pa.string()),
@@ -51,6 +53,7 @@ JOURNEY = pa.schema(
     [
         ("order_id", pa.string()),
         ("merchant_id", pa.string()),
+        ("platform_id", pa.string()),
         ("tier", pa.int64()),
         ("paid_fen", pa.int64()),
         ("refunded_fen", pa.int64()),
@@ -72,6 +75,7 @@ CONVERSION = pa.schema(
     [
         ("order_id", pa.string()),
         ("merchant_id", pa.string()),
+        ("platform_id", pa.string()),
         ("paid_fen", pa.int64()),
         ("refunded_fen", pa.int64()),
         ("placed_ms", pa.int64()),
@@ -157,20 +161,20 @@ WITH touch AS (
   SELECT c.event_id AS touch_id, 'click' AS kind, {click_ts} AS ts_ms, c.device_key,
          c.campaign_id, c.placement_id, c.creative_id, c.affiliate_id,
          c.seller_id AS traffic_seller_id, c.source_platform, k.merchant_id,
-         k.click_window_ms AS window_ms
+         k.platform_id, k.click_window_ms AS window_ms
   FROM clicks c JOIN campaigns k ON k.campaign_id = c.campaign_id
   WHERE NOT c.bot AND NOT c.duplicate AND c.device_key <> ''
   UNION ALL
   SELECT i.event_id, 'view', {view_ts}, i.device_key,
          i.campaign_id, i.placement_id, i.creative_id, '',
          i.seller_id, i.source_platform, k.merchant_id,
-         k.view_window_ms
+         k.platform_id, k.view_window_ms
   FROM impressions i JOIN campaigns k ON k.campaign_id = i.campaign_id
   WHERE NOT i.bot AND NOT i.duplicate AND i.device_key <> ''
 ),
 order_all AS (
-  SELECT id AS order_id, seller_id, state, paid_fen, refunded_fen, click_id, device_hash,
-         buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms
+  SELECT id AS order_id, seller_id, platform_id, state, paid_fen, refunded_fen, click_id,
+         device_hash, buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms
   FROM (
     SELECT v.*, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS rn FROM orders v
   ) latest
@@ -199,12 +203,14 @@ identity AS (
   FROM converted c JOIN buyer_device b ON b.buyer_hash = c.buyer_hash
 ),
 candidate AS (
-  SELECT i.order_id, c.seller_id AS merchant_id, i.tier, c.paid_fen, c.refunded_fen,
-         c.placed_ms, c.paid_ms, t.touch_id, t.kind, t.ts_ms, t.campaign_id, t.placement_id,
-         t.creative_id, t.affiliate_id, t.traffic_seller_id, t.source_platform, t.device_key
+  SELECT i.order_id, c.seller_id AS merchant_id, c.platform_id, i.tier, c.paid_fen,
+         c.refunded_fen, c.placed_ms, c.paid_ms, t.touch_id, t.kind, t.ts_ms, t.campaign_id,
+         t.placement_id, t.creative_id, t.affiliate_id, t.traffic_seller_id, t.source_platform,
+         t.device_key
   FROM identity i
   JOIN converted c ON c.order_id = i.order_id
-  JOIN touch t ON t.device_key = i.device_key AND t.merchant_id = c.seller_id
+  JOIN touch t ON t.device_key = i.device_key AND t.platform_id = c.platform_id
+   AND (t.merchant_id = '' OR t.merchant_id = c.seller_id)
   WHERE t.ts_ms <= i.until_ms AND t.ts_ms <= c.placed_ms AND t.ts_ms >= c.placed_ms - t.window_ms
 ),
 journey AS (

@@ -107,6 +107,7 @@ def campaign_out(session: SessionDep, c: Campaign) -> CampaignOut:
         ends_at=c.ends_at,
         click_window_days=c.click_window_days,
         view_window_days=c.view_window_days,
+        attribution_model=c.attribution_model,
     )
 
 

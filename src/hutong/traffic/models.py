@@ -105,6 +105,8 @@ class Campaign(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     click_window_days: Mapped[int] = mapped_column(Integer, default=7)
     view_window_days: Mapped[int] = mapped_column(Integer, default=1)
+    # the contract's attribution model, which bills CPS (docs/attribution.md)
+    attribution_model: Mapped[str] = mapped_column(String(16), default="last_click")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

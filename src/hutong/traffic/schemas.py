@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from hutong.api.inputs import Fen, Input, Name, Slug
 from hutong.traffic.models import BillingModel, JumpMode, PlatformKind, Surface, TargetKind
+
+# the models a contract may bill by: Markov is for analysis (it moves as data arrives)
+BillingAttribution = Literal["last_click", "first_click", "linear", "time_decay", "position_based"]
 
 
 class PlatformIn(Input):
@@ -66,6 +69,7 @@ class CampaignIn(Input):
     ends_at: AwareDatetime
     click_window_days: Annotated[StrictInt, Field(ge=0, le=90)] = 7
     view_window_days: Annotated[StrictInt, Field(ge=0, le=30)] = 1
+    attribution_model: BillingAttribution = "last_click"
 
 
 class CampaignOut(BaseModel):
@@ -84,6 +88,7 @@ class CampaignOut(BaseModel):
     ends_at: dt.datetime
     click_window_days: int
     view_window_days: int
+    attribution_model: str
 
 
 class CreativeIn(Input):

@@ -155,6 +155,7 @@ def create_campaign(session: Session, who: Principal, data: CampaignIn) -> Campa
         ends_at=data.ends_at,
         click_window_days=data.click_window_days,
         view_window_days=data.view_window_days,
+        attribution_model=data.attribution_model,
     )
     session.add(campaign)
     session.flush()
