@@ -500,6 +500,62 @@ def attribute_cmd(
     console.print(f"identity tiers: {run.by_tier}; GMV ¥{yuan(run.gmv_fen)}")
 
 
+# -- settlement ----------------------------------------------------------------------------
+@app.command("settle")
+def settle_cmd(
+    period: Annotated[
+        str | None, typer.Option(help="a month (YYYY-MM): print its statements")
+    ] = None,
+    close: Annotated[bool, typer.Option(help="close the period after the pass")] = False,
+    tenant: Annotated[str | None, typer.Option(help="only this party's statement")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write each statement here as CSV and XLSX")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark")] = "duckdb",
+) -> None:
+    """Book charges and commissions up to now; with --period, the parties' statements."""
+    from sqlalchemy import distinct
+
+    from hutong.money import yuan
+    from hutong.settlement import ledger, statements
+    from hutong.settlement.models import JournalLine
+    from hutong.settlement.service import settle
+
+    settings, store = load_settings(), _store()
+    with _steps("settlement") as step:
+        result = settle(settings, store, engine=engine, progress=step)
+    console.print_json(json.dumps(result))
+    if period is None:
+        return
+    ledger.parse_period(period)
+    with store.transaction() as session:
+        if close:
+            ledger.close(session, period)
+        parties = (
+            [tenant]
+            if tenant
+            else sorted(
+                session.scalars(
+                    select(distinct(JournalLine.tenant_id)).where(JournalLine.period_id == period)
+                )
+            )
+        )
+        for party in parties:
+            found = statements.statement(session, party, period)
+            table = Table(title=f"{party}: statement {period} ({found.state})")
+            table.add_column("account")
+            table.add_column("¥", justify="right")
+            for account, fen in found.totals.items():
+                table.add_row(account, yuan(fen))
+            table.add_row("net (+ owes, - is owed)", yuan(found.net_fen))
+            console.print(table)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                stem = out / f"statement-{period}-{party}"
+                stem.with_suffix(".csv").write_bytes(statements.to_csv(found))
+                stem.with_suffix(".xlsx").write_bytes(statements.to_xlsx(found))
+
+
 if __name__ == "__main__":  # pragma: no cover
     logging.basicConfig()
     main()

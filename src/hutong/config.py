@@ -94,6 +94,8 @@ class Settings:
     postback_tolerance_seconds: int = 300
     cache_poll_ms: int = 500
     bot_rate_per_minute: int = 120
+    settle_holding_days: int = 15
+    settle_lookback_days: int = 92
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -127,5 +129,7 @@ def load_settings() -> Settings:
         postback_tolerance_seconds=_env_int("HUTONG_POSTBACK_TOLERANCE_SECONDS", 300),
         cache_poll_ms=_env_int("HUTONG_CACHE_POLL_MS", 500),
         bot_rate_per_minute=_env_int("HUTONG_BOT_RATE_PER_MINUTE", 120),
+        settle_holding_days=_env_int("HUTONG_SETTLE_HOLDING_DAYS", 15),
+        settle_lookback_days=_env_int("HUTONG_SETTLE_LOOKBACK_DAYS", 92),
         log_level=_env("HUTONG_LOG_LEVEL", "INFO"),
     )

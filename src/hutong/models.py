@@ -28,6 +28,15 @@ from hutong.payments.models import (
     Refund,
     SeenNonce,
 )
+from hutong.settlement.models import (
+    Charge,
+    Commission,
+    CommissionRate,
+    JournalEntry,
+    JournalLine,
+    PayeeHold,
+    Period,
+)
 from hutong.store import Base
 from hutong.tenants.models import ApiKey, Tenant
 from hutong.traffic.models import (
@@ -57,11 +66,16 @@ __all__ = [
     "CarrierAccount",
     "CarrierRule",
     "ChangeFeed",
+    "Charge",
+    "Commission",
+    "CommissionRate",
     "Conversion",
     "Creative",
     "IdempotencyRecord",
     "ImpressionBatch",
     "InteropRule",
+    "JournalEntry",
+    "JournalLine",
     "LakeWatermark",
     "Link",
     "LinkPolicy",
@@ -70,8 +84,10 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Passcode",
+    "PayeeHold",
     "Payment",
     "PaymentNotice",
+    "Period",
     "Placement",
     "Platform",
     "PlatformAccount",

@@ -143,6 +143,7 @@ def _walk(server: LiveServer, m: Any) -> None:
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
         "run_id": (run["id"], everyone),  # each sees its own share of a run
+        "period_id": ("2024-11", everyone),  # each sees its own statement
         "product_id": (product["id"], {"shop", "tmall"}),
         "sku_id": (sku_id, {"shop", "tmall"}),
         "order_id": (order["id"], {"shop", "tmall"}),
@@ -174,6 +175,7 @@ def _walk(server: LiveServer, m: Any) -> None:
         },
         ("POST", "/v1/after-sales/{after_sale_id}/approve"): {},
         ("POST", "/v1/after-sales/{after_sale_id}/reject"): {},
+        ("POST", "/v1/settlement/periods/{period_id}/close"): {},
     }
     app = create_app(server.world.runtime, manage_runtime=False)
     checked = 0

@@ -70,9 +70,9 @@ class Lake:
             "device_key": device,
             "bot": extra.pop("bot", False),
             "duplicate": extra.pop("duplicate", False),
-            "billable": True,
             "allowed": True,
         }
+        row["billable"] = extra.pop("billable", not (row["bot"] or row["duplicate"]))
         row.update(extra)
         self.clicks.append(row)
         return event
@@ -91,8 +91,8 @@ class Lake:
             "device_key": device,
             "bot": extra.pop("bot", False),
             "duplicate": extra.pop("duplicate", False),
-            "billable": True,
         }
+        row["billable"] = extra.pop("billable", not (row["bot"] or row["duplicate"]))
         row.update(extra)
         self.views.append(row)
         return event
@@ -112,6 +112,7 @@ class Lake:
         updated: int | None = None,
         state: str = "",
         platform: str = "tmall",
+        completed: int | None = None,
     ) -> None:
         self.orders.append(
             {
@@ -127,6 +128,7 @@ class Lake:
                 "buyer_hash": buyer or f"buyer-of-{oid}",
                 "created_at": _ts(placed),
                 "paid_at": _ts(paid) if paid is not None else None,
+                "completed_at": _ts(completed) if completed is not None else None,
                 "updated_at": _ts(updated or paid or placed),
             }
         )

@@ -80,6 +80,7 @@ CONVERSION = pa.schema(
         ("refunded_fen", pa.int64()),
         ("placed_ms", pa.int64()),
         ("paid_ms", pa.int64()),
+        ("completed_ms", pa.int64()),
         ("state", pa.string()),
     ]
 )
@@ -174,7 +175,8 @@ WITH touch AS (
 ),
 order_all AS (
   SELECT id AS order_id, seller_id, platform_id, state, paid_fen, refunded_fen, click_id,
-         device_hash, buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms
+         device_hash, buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms,
+         {completed} AS completed_ms
   FROM (
     SELECT v.*, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS rn FROM orders v
   ) latest
@@ -227,6 +229,7 @@ def _ctes(d: Dialect, scope: Scope) -> str:
         view_ts=d.ms("i.ts"),
         placed=d.ms("created_at"),
         paid=d.ms("paid_at"),
+        completed=d.ms("completed_at"),
         from_ms=scope.from_ms,
         to_ms=scope.to_ms,
     )
@@ -258,7 +261,7 @@ def paths_sql(d: Dialect, scope: Scope, channel: str) -> str:
     return _ctes(d, scope) + tail.format(channel=channel, lower=lower, upper=scope.to_ms)
 
 
-def _normalise(table: pa.Table, schema: pa.Schema, keys: list[tuple[str, str]]) -> pa.Table:
+def normalise(table: pa.Table, schema: pa.Schema, keys: list[tuple[str, str]]) -> pa.Table:
     """Same types and row order from both engines (Spark answers large strings and no order)."""
     table = table.select(schema.names)
     columns = []
@@ -274,16 +277,16 @@ def journeys(engine: Engine, scope: Scope) -> pa.Table:
     """Every attributed order's touchpoints, orders by id, touchpoints oldest first."""
     raw = engine.query(journeys_sql(engine.dialect, scope))
     keys = [("order_id", "ascending"), ("ts_ms", "ascending"), ("touch_id", "ascending")]
-    return _normalise(raw, JOURNEY, keys)
+    return normalise(raw, JOURNEY, keys)
 
 
 def conversions(engine: Engine, scope: Scope) -> pa.Table:
     """Every paid order placed in scope, attributed or not."""
     raw = engine.query(conversions_sql(engine.dialect, scope))
-    return _normalise(raw, CONVERSION, [("order_id", "ascending")])
+    return normalise(raw, CONVERSION, [("order_id", "ascending")])
 
 
 def null_paths(engine: Engine, scope: Scope, channel: str) -> pa.Table:
     raw = engine.query(paths_sql(engine.dialect, scope, channel))
     keys = [("device_key", "ascending"), ("ts_ms", "ascending"), ("touch_id", "ascending")]
-    return _normalise(raw, PATH, keys)
+    return normalise(raw, PATH, keys)

@@ -76,6 +76,7 @@ class Order(Base):
     final_due_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     final_due_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # receipt confirmed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -291,7 +291,9 @@ def expire_unpaid(session: Session, now: dt.datetime | None = None, limit: int =
 
 # -- fulfilment -----------------------------------------------------------------------------
 def confirm_receipt(session: Session, order: Order, cause: str) -> None:
-    transition(session, order, S.COMPLETED, cause)
+    """The buyer confirmed receipt: the order is completed (and its commissions confirmed)."""
+    event = transition(session, order, S.COMPLETED, cause)
+    order.completed_at = order.completed_at or event.at
 
 
 def seller_of(session: Session, order: Order) -> Tenant:

@@ -75,6 +75,7 @@ EXPORTS = (
             _col("region", pa.string()),
             _col("created_at", TS),
             _col("paid_at", TS),
+            _col("completed_at", TS),
             _col("updated_at", TS),
         ),
     ),

@@ -31,11 +31,15 @@ class DuckEngine:
             self.view_arrow(name, schema.empty_table())
             return
         listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT "  # noqa: S608 - hutong's own paths
-            + ", ".join(f.name for f in schema)
-            + f" FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+        source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+        # the paths are hutong's own (quotes doubled); the names are the schema's
+        described = self.con.sql(f"DESCRIBE SELECT * FROM {source}")  # noqa: S608
+        present = {row[0] for row in described.fetchall()}
+        columns = ", ".join(
+            f.name if f.name in present else f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}"
+            for f in schema
         )
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM {source}")  # noqa: S608
 
     def view_arrow(self, name: str, table: pa.Table) -> None:
         self._tables[name] = table  # the view reads it in place; keep it alive
@@ -47,3 +51,15 @@ class DuckEngine:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _duck_type(typ: pa.DataType) -> str:
+    if pa.types.is_timestamp(typ):
+        return "TIMESTAMPTZ"
+    if pa.types.is_boolean(typ):
+        return "BOOLEAN"
+    if pa.types.is_integer(typ):
+        return "BIGINT"
+    if pa.types.is_floating(typ):
+        return "DOUBLE"
+    return "VARCHAR"

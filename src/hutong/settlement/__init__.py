@@ -1,0 +1,1 @@
+"""Settlement: what attributed traffic costs and earns, as a double-entry ledger by period."""
