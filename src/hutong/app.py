@@ -19,6 +19,7 @@ from hutong.logistics.api import router as logistics_router
 from hutong.payments.api import public as notify_router
 from hutong.payments.api import router as payments_router
 from hutong.runtime import Runtime
+from hutong.settlement.alliances.api import router as alliances_router
 from hutong.settlement.api import router as settlement_router
 from hutong.tenants.api import router as tenants_router
 from hutong.traffic.api import public as jump_router
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(tracking_router)
     app.include_router(attribution_router)
     app.include_router(settlement_router)
+    app.include_router(alliances_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

@@ -39,6 +39,9 @@ lake_app = typer.Typer(help="The data lake.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal data: retention and deletion.", no_args_is_help=True)
 payments_app = typer.Typer(help="Payments: status sync.", no_args_is_help=True)
 orders_app = typer.Typer(help="Orders: timeouts.", no_args_is_help=True)
+alliances_app = typer.Typer(
+    help="Affiliate alliances polled for orders (Taobao Alliance, JD Union).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(policy_app, name="policy")
@@ -47,6 +50,7 @@ app.add_typer(lake_app, name="lake")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(payments_app, name="payments")
 app.add_typer(orders_app, name="orders")
+app.add_typer(alliances_app, name="alliances")
 console = Console()
 err = Console(stderr=True)
 
@@ -371,7 +375,8 @@ def sandbox_cmd(
         str,
         typer.Argument(
             help="a payment provider (sandbox, alipay, wechatpay, unionpay), a carrier (sf, zto, "
-            "jd, cainiao) or 'platforms' (the shelf platforms' shipping calls)"
+            "jd, cainiao), 'platforms' (the shelf platforms' shipping calls) or 'alliances' "
+            "(Taobao Alliance's and JD Union's order queries)"
         ),
     ],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -402,11 +407,10 @@ def sandbox_cmd(
         raise typer.BadParameter(f"unknown emulator {provider!r}; one of {names}")
     base = f"http://{host}:{port}"
     account: dict[str, Any]
-    if provider == "platforms":  # one account per platform, each with its own gateway path
+    if provider in ("platforms", "alliances"):  # one account each, with its own gateway path
         account = {
             name: {
-                "platform_id": entry["platform_id"],
-                "settings": entry["settings"],
+                **{k: v for k, v in entry.items() if k != "gateway_path"},
                 "gateway_url": base + entry["gateway_path"],
             }
             for name, entry in launched.account.items()
@@ -554,6 +558,33 @@ def settle_cmd(
                 stem = out / f"statement-{period}-{party}"
                 stem.with_suffix(".csv").write_bytes(statements.to_csv(found))
                 stem.with_suffix(".xlsx").write_bytes(statements.to_xlsx(found))
+
+
+@alliances_app.command("poll")
+def alliances_poll(
+    account: Annotated[str | None, typer.Option(help="only this account (default: all)")] = None,
+) -> None:
+    """Import every connected account's order lines up to now (the worker does this every few
+    minutes); lines already imported are updated, never doubled."""
+    import dataclasses
+
+    import httpx
+    from sqlalchemy import select as sa_select
+
+    from hutong.sealing import Sealer
+    from hutong.settlement.alliances.poller import poll_account
+    from hutong.settlement.models import AllianceAccount
+
+    settings, store = load_settings(), _store()
+    with store.reading() as session:
+        ids = [account] if account else list(session.scalars(sa_select(AllianceAccount.id)))
+    with httpx.Client(timeout=10.0) as client:
+        for account_id in ids:
+            try:
+                result = poll_account(store, Sealer(settings.pii_key), account_id, client)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from exc
+            console.print_json(json.dumps(dataclasses.asdict(result), default=str))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,9 @@ from hutong.payments.models import (
     SeenNonce,
 )
 from hutong.settlement.models import (
+    AllianceAccount,
+    AllianceOrder,
+    AlliancePosition,
     Charge,
     Commission,
     CommissionRate,
@@ -59,6 +62,9 @@ metadata = Base.metadata
 
 __all__ = [
     "AfterSale",
+    "AllianceAccount",
+    "AllianceOrder",
+    "AlliancePosition",
     "ApiKey",
     "AttributionRun",
     "Campaign",

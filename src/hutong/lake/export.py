@@ -1,5 +1,5 @@
-"""Incremental export of orders, payments and refunds from the store into the lake, so that
-analytics (attribution, settlement, insights) never reads the live store.
+"""Incremental export of orders, payments, refunds and alliance order lines from the store into
+the lake, so that analytics (attribution, settlement, insights) never reads the live store.
 
 Rows change (an order is paid, then refunded), so the lake keeps *versions*: each export writes
 the rows whose ``updated_at`` moved since the last one into
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from hutong.commerce.models import Order
 from hutong.lake.compact import SHANGHAI, write_atomic
 from hutong.payments.models import Payment, Refund
+from hutong.settlement.models import AllianceOrder
 from hutong.store import Base, Store, UTCDateTime
 
 OVERLAP = dt.timedelta(seconds=60)
@@ -108,6 +109,25 @@ EXPORTS = (
             _col("state", pa.string()),
             _col("out_refund_no", pa.string()),
             _col("succeeded_at", TS),
+            _col("updated_at", TS),
+        ),
+    ),
+    Export(
+        "alliance_orders",
+        AllianceOrder,
+        (
+            _col("id", pa.string()),
+            _col("account_id", pa.string()),
+            _col("platform", pa.string()),
+            _col("order_ref", pa.string()),
+            _col("position_id", pa.string()),
+            _col("state", pa.string()),
+            _col("amount_fen", pa.int64()),
+            _col("commission_fen", pa.int64()),
+            _col("placed_at", TS),
+            _col("paid_at", TS),
+            _col("confirmed_at", TS),
+            _col("settled_at", TS),
             _col("updated_at", TS),
         ),
     ),

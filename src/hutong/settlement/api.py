@@ -167,6 +167,7 @@ def list_commissions(
             confirmed_at=c.confirmed_at,
             settle_after=c.settle_after,
             settled_period=c.settled_period,
+            source=c.source,
         )
         for c in session.scalars(query)
     ]

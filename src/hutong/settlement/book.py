@@ -72,7 +72,11 @@ class Budgets:
         self.left = {c: int(t["budget_fen"]) - spent[c] for c, t in terms.items()}
 
     def take(self, campaign: str, wanted: int) -> int:
-        """How much of an increase of ``wanted`` may be booked (all of a decrease)."""
+        """How much of an increase of ``wanted`` may be booked (all of a decrease). Money with
+        no campaign budget here (an alliance's commissions, capped by the alliance) is not
+        capped."""
+        if campaign not in self.left:
+            return wanted
         if wanted <= 0:
             self.left[campaign] = self.left.get(campaign, 0) - wanted
             return wanted
@@ -186,6 +190,7 @@ def book_commissions(
                 state="estimated",
                 booked_fen=0,
                 settled_fen=0,
+                source=row.get("source") or "hutong",
             )
             session.add(c)
             existing[key] = c

@@ -65,6 +65,7 @@ COMMISSIONS = pa.schema(
         ("state", pa.string()),
         ("paid_ms", pa.int64()),
         ("completed_ms", pa.int64()),
+        ("source", pa.string()),  # hutong's attribution, or the alliance that reported it
     ]
 )
 
@@ -205,6 +206,137 @@ def commissions(
             {
                 **common,
                 "payee_id": row["traffic_seller_id"],
+                "role": "platform",
+                "share_bp": 10_000 - share,
+                "owed_fen": total - to_affiliate,
+            }
+        )
+        if affiliate:
+            rows.append(
+                {
+                    **common,
+                    "payee_id": affiliate,
+                    "role": "affiliate",
+                    "share_bp": share,
+                    "owed_fen": to_affiliate,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=COMMISSIONS)
+
+
+ALLIANCE_ACCOUNTS = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("platform", pa.string()),
+        ("owner_id", pa.string()),
+        ("payer_id", pa.string()),
+    ]
+)
+ALLIANCE_POSITIONS = pa.schema(
+    [("account_id", pa.string()), ("position_id", pa.string()), ("affiliate_id", pa.string())]
+)
+ALLIANCE_LINES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("order_id", pa.string()),
+        ("platform", pa.string()),
+        ("account_id", pa.string()),
+        ("position_id", pa.string()),
+        ("state", pa.string()),
+        ("amount_fen", pa.int64()),
+        ("commission_fen", pa.int64()),
+        ("paid_ms", pa.int64()),
+        ("confirmed_ms", pa.int64()),
+        ("owner_id", pa.string()),
+        ("payer_id", pa.string()),
+        ("affiliate_id", pa.string()),
+    ]
+)
+
+_ALLIANCE_SQL = """
+SELECT l.id, l.id AS order_id, l.platform, l.account_id,
+       l.position_id, l.state, l.amount_fen, l.commission_fen,
+       coalesce({paid}, {placed}) AS paid_ms, {confirmed} AS confirmed_ms,
+       a.owner_id, a.payer_id, coalesce(p.affiliate_id, '') AS affiliate_id
+FROM (
+  SELECT v.*, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS rn
+  FROM alliance_orders v
+) l
+JOIN alliance_accounts a ON a.account_id = l.account_id
+LEFT JOIN alliance_positions p ON p.account_id = l.account_id AND p.position_id = l.position_id
+WHERE l.rn = 1 AND {placed} >= {lo} AND {placed} < {hi}
+"""
+
+# An alliance line's state as the commission machinery reads an order's (``book``): lines not
+# yet paid owe nothing yet, invalid ones are cancelled.
+_LINE_ORDER_STATE = {"invalid": "cancelled", "unpaid": "created", "deposit": "created"}
+
+
+def alliance_lines(
+    engine: Engine,
+    lake_dir: Path,
+    accounts: pa.Table,
+    positions: pa.Table,
+    start: dt.date,
+    end: dt.date,
+) -> pa.Table:
+    """The latest version of every alliance line placed in [start, end), with its parties."""
+    from hutong.lake.export import EXPORTS
+
+    spec = next(e for e in EXPORTS if e.kind == "alliance_orders")
+    schema = pa.schema([pa.field(n, t) for n, t, _ in spec.columns])
+    scope = J.Scope(start, end, 0)
+    first, last = scope.order_days()
+    engine.view_parquet(
+        "alliance_orders", J.day_files(lake_dir, "alliance_orders", first, last), schema
+    )
+    engine.view_arrow("alliance_accounts", accounts.cast(ALLIANCE_ACCOUNTS))
+    engine.view_arrow("alliance_positions", positions.cast(ALLIANCE_POSITIONS))
+    d = engine.dialect
+    raw = engine.query(
+        _ALLIANCE_SQL.format(
+            paid=d.ms("l.paid_at"),
+            placed=d.ms("l.placed_at"),
+            confirmed=d.ms("l.confirmed_at"),
+            lo=scope.from_ms,
+            hi=scope.to_ms,
+        )
+    )
+    return J.normalise(raw, ALLIANCE_LINES, [("order_id", "ascending")])
+
+
+def alliance_commissions(lines: pa.Table, shares: Shares) -> pa.Table:
+    """The commission the alliance reports for each paid line, owed by the shelf platform
+    (the account's payer) to the publisher (its owner), the position's affiliate taking its
+    share by the rate table. Unpaid lines owe nothing yet. The line's id (``alo_...``) stands
+    for the order, the account's (``ala_...``) for the campaign."""
+    rows = []
+    for line in lines.to_pylist():
+        state = _LINE_ORDER_STATE.get(line["state"], "paid")
+        if state == "created":
+            continue
+        total = int(line["commission_fen"])
+        affiliate = line["affiliate_id"]
+        share = shares.of(line["owner_id"], affiliate) if affiliate else 0
+        to_affiliate = total * share // 10_000
+        amount = int(line["amount_fen"])
+        common = {
+            "order_id": line["order_id"],
+            "touch_id": f"position:{line['position_id']}",
+            "campaign_id": line["account_id"],
+            "buyer_id": line["payer_id"],
+            "model": "alliance",
+            "credit_fen": amount,
+            "rate_bp": total * 10_000 // amount if amount else 0,
+            "state": state,
+            "paid_ms": line["paid_ms"],
+            "completed_ms": line["confirmed_ms"],
+            "source": line["platform"],
+        }
+        rows.append(
+            {
+                **common,
+                "payee_id": line["owner_id"],
                 "role": "platform",
                 "share_bp": 10_000 - share,
                 "owed_fen": total - to_affiliate,

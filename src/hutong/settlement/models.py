@@ -140,3 +140,62 @@ class PayeeHold(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(200))
     held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AllianceAccount(Base):
+    """A publisher account with an affiliate alliance (Taobao Alliance, JD Union) that only
+    offers its orders by polling: whose it is, how to reach it, and how far it has been read."""
+
+    __tablename__ = "alliance_accounts"
+    __table_args__ = (UniqueConstraint("platform", "publisher_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # taobao | jd
+    owner_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)  # content platform
+    payer_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))  # the shelf platform's tenant
+    publisher_key: Mapped[str] = mapped_column(String(64))  # app_key
+    settings: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    sealed: Mapped[str] = mapped_column(Text, default="")
+    gateway_url: Mapped[str] = mapped_column(Text)
+    polled_through: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlliancePosition(Base):
+    """What an alliance position (Taobao ``adzone_id``, JD ``positionId``) stands for here."""
+
+    __tablename__ = "alliance_positions"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("alliance_accounts.id"), primary_key=True)
+    position_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    placement_id: Mapped[str | None] = mapped_column(String(32))
+    affiliate_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"))
+
+
+class AllianceOrder(Base):
+    """One order line as the alliance reports it: one row per platform order, whatever the
+    windows' overlap; updated in place as its status moves."""
+
+    __tablename__ = "alliance_orders"
+    __table_args__ = (UniqueConstraint("platform", "order_ref"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("alliance_accounts.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    order_ref: Mapped[str] = mapped_column(String(64))  # Taobao trade_id; JD's row id
+    parent_ref: Mapped[str] = mapped_column(String(64), default="")
+    item_ref: Mapped[str] = mapped_column(String(64), default="")
+    position_id: Mapped[str] = mapped_column(String(32), default="")
+    raw_status: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(12))  # paid | confirmed | settled | invalid ...
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    commission_fen: Mapped[int] = mapped_column(BigInteger)
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

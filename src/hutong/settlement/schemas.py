@@ -81,6 +81,7 @@ class CommissionOut(BaseModel):
     confirmed_at: dt.datetime | None
     settle_after: dt.datetime | None
     settled_period: str | None
+    source: str  # hutong (its own attribution) or the alliance that reported the order
 
 
 class RateIn(Input):
@@ -108,3 +109,76 @@ class HoldOut(BaseModel):
     tenant_id: str
     reason: str
     held_at: dt.datetime
+
+
+Settings = Annotated[
+    dict[StrictStr, Annotated[StrictStr, Field(max_length=512)]], Field(max_length=16)
+]
+Url = Annotated[StrictStr, Field(pattern=r"^https?://[^\s]{1,500}$")]
+
+
+class AllianceAccountIn(Input):
+    platform: Literal["taobao", "jd"]
+    payer_id: StrictStr  # the shelf platform's tenant, who pays the commissions
+    settings: Settings
+    gateway_url: Url
+    owner_id: StrictStr | None = None  # the operator names the content platform
+    start_at: dt.datetime | None = None  # read lines updated from here (default: now)
+
+
+class AllianceAccountOut(BaseModel):
+    id: str
+    platform: str
+    owner_id: str
+    payer_id: str
+    publisher_key: str
+    gateway_url: str
+    polled_through: dt.datetime
+    window_seconds: int
+    last_error: str
+
+
+class PositionIn(Input):
+    placement_id: StrictStr | None = None
+    affiliate_id: StrictStr | None = None
+
+
+class PositionOut(BaseModel):
+    account_id: str
+    position_id: str
+    placement_id: str | None
+    affiliate_id: str | None
+
+
+class PollIn(Input):
+    until: dt.datetime | None = None  # catch up to here (default: now); a backfill stops early
+    max_windows: Annotated[StrictInt, Field(ge=1, le=5_000)] = 500
+
+
+class PollOut(BaseModel):
+    account_id: str
+    windows: int
+    pages: int
+    lines: int
+    changed: int
+    window_seconds: int
+    polled_through: dt.datetime | None
+    errors: list[str]
+
+
+class AllianceOrderOut(BaseModel):
+    id: str
+    account_id: str
+    platform: str
+    order_ref: str
+    parent_ref: str
+    position_id: str
+    raw_status: str
+    state: str
+    amount_fen: int
+    commission_fen: int
+    placed_at: dt.datetime
+    paid_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    settled_at: dt.datetime | None
+    modified_at: dt.datetime

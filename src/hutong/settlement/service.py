@@ -26,7 +26,7 @@ from hutong.lake.engines import Engine
 from hutong.lake.export import export
 from hutong.settlement import compute as C
 from hutong.settlement.book import Budgets, Outcome, book_charges, book_commissions
-from hutong.settlement.models import CommissionRate
+from hutong.settlement.models import AllianceAccount, AlliancePosition, CommissionRate
 from hutong.store import Store
 from hutong.traffic.models import Campaign
 
@@ -64,11 +64,46 @@ def rate_table(session: Session) -> C.Shares:
     )
 
 
+def alliance_parties(store: Store) -> tuple[pa.Table, pa.Table]:
+    """The alliance accounts (whose, who pays) and what their positions stand for."""
+    with store.reading() as session:
+        accounts = [
+            {
+                "account_id": a.id,
+                "platform": a.platform,
+                "owner_id": a.owner_id,
+                "payer_id": a.payer_id,
+            }
+            for a in session.scalars(select(AllianceAccount))
+        ]
+        positions = [
+            {
+                "account_id": p.account_id,
+                "position_id": p.position_id,
+                "affiliate_id": p.affiliate_id or "",
+            }
+            for p in session.scalars(select(AlliancePosition))
+        ]
+    return (
+        pa.Table.from_pylist(accounts, schema=C.ALLIANCE_ACCOUNTS),
+        pa.Table.from_pylist(positions, schema=C.ALLIANCE_POSITIONS),
+    )
+
+
 @dataclass
 class Computed:
     units: pa.Table
     commissions: pa.Table
     conversions: pa.Table
+    alliance_lines: pa.Table
+
+    @property
+    def orders_in_scope(self) -> list[str]:
+        """Every order whose commissions this pass decides (attributed or not)."""
+        return [
+            *self.conversions["order_id"].to_pylist(),
+            *self.alliance_lines["order_id"].to_pylist(),
+        ]
 
 
 def compute_all(
@@ -80,6 +115,7 @@ def compute_all(
     start: dt.date,
     end: dt.date,
     progress: Progress = _quiet,
+    alliances: tuple[pa.Table, pa.Table] | None = None,
 ) -> Computed:
     """Everything a pass books, from the lake alone: the same on either engine."""
     progress("counting billable impressions and clicks")
@@ -94,7 +130,14 @@ def compute_all(
         zip(campaigns["campaign_id"].to_pylist(), campaigns["model"].to_pylist(), strict=True)
     )
     rows = C.commissions(journeys, conversions, terms, models, shares)
-    return Computed(units, rows, conversions)
+    progress("reading the alliances' order lines")
+    accounts, positions = alliances or (
+        C.ALLIANCE_ACCOUNTS.empty_table(),
+        C.ALLIANCE_POSITIONS.empty_table(),
+    )
+    lines = C.alliance_lines(engine, lake_dir, accounts, positions, start, end)
+    rows = pa.concat_tables([rows, C.alliance_commissions(lines, shares)])
+    return Computed(units, rows, conversions, lines)
 
 
 def _serialise(session: Session) -> None:
@@ -120,9 +163,10 @@ def settle(
     terms = settlement_terms(store)
     with store.reading() as session:
         shares = rate_table(session)
+    alliances = alliance_parties(store)
     with engine_for(engine) as eng:
         computed = compute_all(
-            eng, settings.lake_dir, campaigns, terms, shares, start, end, progress
+            eng, settings.lake_dir, campaigns, terms, shares, start, end, progress, alliances
         )
     progress("booking")
     outcome = Outcome()
@@ -134,7 +178,7 @@ def settle(
         book_commissions(
             session,
             computed.commissions,
-            computed.conversions["order_id"].to_pylist(),
+            computed.orders_in_scope,
             budgets,
             settings.settle_holding_days,
             now,

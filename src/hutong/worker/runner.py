@@ -59,6 +59,16 @@ def jobs(
         with store.transaction() as session:
             return expire_unpaid(session)
 
+    def settlement() -> int:
+        from hutong.settlement.service import settle
+
+        return int(settle(settings, store)["entries"])
+
+    def alliances() -> int:
+        from hutong.settlement.alliances.poller import poll_all
+
+        return poll_all(store, logistics.sealer, logistics.client)
+
     def retention() -> int:
         from hutong.privacy.service import purge_expired
 
@@ -79,6 +89,8 @@ def jobs(
         Job("intercepts", 5.0, lambda: intercept_refunded(logistics)),
         Job("lake_export", 60.0, lambda: export(store, settings.lake_dir)),
         Job("retention", 3600.0, retention),
+        Job("alliances", float(settings.alliance_poll_seconds), alliances),
+        Job("settlement", float(settings.settle_every_seconds), settlement),
     ]
 
 

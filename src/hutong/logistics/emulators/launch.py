@@ -143,10 +143,17 @@ def platforms(directory: Path, time_scale: float, hutong_url: str) -> Launched:
     return Launched(emu.app, account, "", emu.close)
 
 
+def alliances(directory: Path, time_scale: float, hutong_url: str) -> Launched:
+    from hutong.settlement.alliances.emulator import launch
+
+    return launch(directory, time_scale, hutong_url)
+
+
 LAUNCHERS: dict[str, Callable[[Path, float, str], Launched]] = {
     "sf": sf,
     "zto": zto,
     "jd": jd,
     "cainiao": cainiao,
     "platforms": platforms,
+    "alliances": alliances,
 }
