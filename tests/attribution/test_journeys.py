@@ -5,10 +5,13 @@ order's latest exported version, and the Markov null paths."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
 
 from hutong.attribution import journeys as J
 from hutong.attribution.credit import credit
@@ -124,3 +127,52 @@ def test_credits_on_the_hand_built_lake(tmp_path: Path, engine: Engine) -> None:
             assert sum(r[f"{model}_fen"] for r in rows) == rows[0]["paid_fen"]
     assert ids["click_bot"] not in {r["touch_id"] for r in credits.table.to_pylist()}
     assert set(credits.markov_effects) == {"pl-A", "pl-B", "pl-X", "pl-P", "pl-J"}
+
+
+def random_lake(root: Path, seed: int) -> pa.Table:
+    """A crowded lake: few devices, coarse times (ties), every identity tier, tokens that are
+    bots, out of window or on another platform, two merchants and a platform campaign."""
+    rng = random.Random(seed)
+    lake = Lake(root)
+    lake.campaign("A", "M", click_days=2, view_days=1)
+    lake.campaign("B", "M", click_days=1, view_days=1)
+    lake.campaign("P", "")
+    lake.campaign("J", "M", platform="jd")
+    devices = [f"d{i}" for i in range(6)]
+    clicks = []
+    for _ in range(60):
+        at = T0 + rng.randrange(0, 72) * HOUR
+        campaign, device = rng.choice("ABPJ"), rng.choice(devices)
+        if rng.random() < 0.6:
+            clicks.append(lake.click(campaign, device, at, bot=rng.random() < 0.1))
+        else:
+            lake.view(campaign, device, at, duplicate=rng.random() < 0.1)
+    for n in range(25):
+        placed = T0 + rng.randrange(24, 96) * HOUR
+        how = rng.random()
+        lake.order(
+            f"o{n:02d}",
+            rng.choice(["M", "N"]),
+            placed,
+            rng.randrange(1, 50_000),
+            paid=placed,
+            click=rng.choice(clicks) if how < 0.5 else None,
+            device=rng.choice(devices) if 0.3 < how < 0.8 else None,
+            buyer=f"b{rng.randrange(8)}",
+        )
+    return lake.write()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_engine_picks_what_single_touch_models_credit(
+    tmp_path: Path, engine: Engine, seed: int
+) -> None:
+    campaigns = random_lake(tmp_path, seed)
+    scope = J.Scope(dt.date(2024, 11, 10), dt.date(2024, 11, 16), 2)
+    J.register(engine, tmp_path, campaigns, scope)
+    full = credit(J.journeys(engine, scope), ("last_click", "first_click")).table
+    assert full.num_rows > 0
+    for model in ("last_click", "first_click"):
+        credited = full.filter(pc.greater(full[f"{model}_fen"], 0))
+        expected = credited.select(J.JOURNEY.names).sort_by("order_id")
+        assert J.journeys(engine, scope, model) == expected, model

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hutong.attribution.weights import (
     MODELS,
-    Journey,
+    Paths,
     largest_remainder,
     markov_removal_effects,
 )
@@ -135,25 +136,38 @@ def _markov_weights(
     return weights
 
 
+def _codes(column: pa.ChunkedArray | pa.Array, names: dict[str, int]) -> np.ndarray:
+    """Channel codes of a string column, extending ``names`` with channels not seen yet."""
+    encoded = pa.chunked_array([column]).combine_chunks().dictionary_encode()
+    local = [names.setdefault(str(c), len(names)) for c in encoded.dictionary.to_pylist()]
+    lookup = np.asarray(local, dtype=np.int64)
+    return lookup[np.asarray(encoded.indices, dtype=np.int64)] if len(column) else lookup[:0]
+
+
 def journeys_for_markov(
     table: pa.Table, layout: Layout, paths: pa.Table | None, channel: str
-) -> list[Journey]:
-    """Converting journeys (one per order) and null paths (one per device), aggregated."""
-    counted: dict[tuple[tuple[str, ...], bool], int] = {}
-    chans = table[channel].to_pylist()
-    for start, end in zip(layout.starts.tolist(), layout.ends.tolist(), strict=True):
-        key = (tuple(chans[start:end]), True)
-        counted[key] = counted.get(key, 0) + 1
+) -> Paths:
+    """Converting journeys (one per order) and null paths (one per device), as flat arrays."""
+    names: dict[str, int] = {}
+    codes = [_codes(table[channel], names)]
+    starts, ends = [layout.starts], [layout.ends]
+    conversions = [np.ones(len(layout.starts))]
+    offset = table.num_rows
     if paths is not None and paths.num_rows:
-        devices = paths["device_key"].to_pylist()
-        path_chans = paths["channel"].to_pylist()
-        begin = 0
-        for i in range(1, len(devices) + 1):
-            if i == len(devices) or devices[i] != devices[begin]:
-                key = (tuple(path_chans[begin:i]), False)
-                counted[key] = counted.get(key, 0) + 1
-                begin = i
-    return [Journey(chs, conv, count) for (chs, conv), count in counted.items()]
+        null_layout = Layout.of(paths["device_key"])
+        codes.append(_codes(paths["channel"], names))
+        starts.append(null_layout.starts + offset)
+        ends.append(null_layout.ends + offset)
+        conversions.append(np.zeros(len(null_layout.starts)))
+    conv = np.concatenate(conversions)
+    return Paths(
+        names=list(names),
+        codes=np.concatenate(codes),
+        starts=np.concatenate(starts),
+        ends=np.concatenate(ends),
+        conversions=conv,
+        nulls=1.0 - conv,
+    )
 
 
 def credit(
@@ -161,7 +175,7 @@ def credit(
     models: tuple[str, ...],
     params: Params | None = None,
     null_paths: pa.Table | None = None,
-    markov_effects: Callable[[list[Journey]], dict[str, float]] | None = None,
+    markov_effects: Callable[[Paths], dict[str, float]] | None = None,
 ) -> Credits:
     """Add ``<model>_fen`` columns to a journeys table (``journeys.JOURNEY``, sorted)."""
     p = params or Params()
@@ -172,7 +186,7 @@ def credit(
     amounts = (
         np.asarray(table["paid_fen"])[layout.starts] if table.num_rows else np.zeros(0, np.int64)
     )
-    is_click = np.asarray(table["kind"].to_numpy(zero_copy_only=False) == "click", dtype=bool)
+    is_click = np.asarray(pc.equal(table["kind"], "click"), dtype=bool)
     effects: dict[str, float] = {}
     out = table
     for model in models:

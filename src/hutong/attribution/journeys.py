@@ -154,6 +154,28 @@ def register(engine: Engine, lake_dir: Path, campaigns: pa.Table, scope: Scope) 
     o_first, o_last = scope.order_days()
     engine.view_parquet("orders", day_files(lake_dir, "orders", o_first, o_last), order_schema)
     engine.view_arrow("campaigns", campaigns.cast(CAMPAIGNS))
+    engine.materialize("order_latest", _LATEST_ORDERS.format(**_order_ms(engine.dialect)))
+
+
+# Each order's latest exported version, computed once per run (journeys, conversions and the
+# null paths all read it).
+_LATEST_ORDERS = """
+SELECT id AS order_id, seller_id, platform_id, state, paid_fen, refunded_fen, click_id,
+       device_hash, buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms,
+       {completed} AS completed_ms
+FROM (
+  SELECT v.*, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS rn FROM orders v
+) latest
+WHERE rn = 1
+"""
+
+
+def _order_ms(d: Dialect) -> dict[str, str]:
+    return {
+        "placed": d.ms("created_at"),
+        "paid": d.ms("paid_at"),
+        "completed": d.ms("completed_at"),
+    }
 
 
 # The common part of every query here; ``{...}`` are the dialect's spellings and numbers.
@@ -174,21 +196,29 @@ WITH touch AS (
   WHERE NOT i.bot AND NOT i.duplicate AND i.device_key <> ''
 ),
 order_all AS (
-  SELECT id AS order_id, seller_id, platform_id, state, paid_fen, refunded_fen, click_id,
-         device_hash, buyer_hash, {placed} AS placed_ms, {paid} AS paid_ms,
-         {completed} AS completed_ms
-  FROM (
-    SELECT v.*, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS rn FROM orders v
-  ) latest
-  WHERE rn = 1
+  SELECT * FROM order_latest
 ),
 converted AS (
   SELECT * FROM order_all
   WHERE paid_ms IS NOT NULL AND placed_ms >= {from_ms} AND placed_ms < {to_ms}
 ),
 token AS (
-  SELECT o.order_id, o.buyer_hash, t.device_key, t.ts_ms AS until_ms
-  FROM order_all o JOIN touch t ON t.touch_id = o.click_id AND t.kind = 'click'
+  SELECT o.order_id, o.buyer_hash, c.device_key, {token_ts} AS until_ms,
+         CASE WHEN k.platform_id = o.platform_id
+               AND (k.merchant_id = '' OR k.merchant_id = o.seller_id)
+               AND {token_ts} <= o.placed_ms AND {token_ts} >= o.placed_ms - k.click_window_ms
+              THEN 1 ELSE 0 END AS sure
+  FROM order_all o
+  JOIN clicks c ON c.event_id = o.click_id
+  JOIN campaigns k ON k.campaign_id = c.campaign_id
+  WHERE NOT c.bot AND NOT c.duplicate AND c.device_key <> ''
+),
+sure_order AS (
+  SELECT DISTINCT order_id AS sure_id FROM token WHERE sure = 1
+),
+unsure AS (
+  SELECT c.* FROM converted c LEFT JOIN sure_order s ON s.sure_id = c.order_id
+  WHERE s.sure_id IS NULL
 ),
 buyer_device AS (
   SELECT buyer_hash, device_key FROM token
@@ -196,51 +226,83 @@ buyer_device AS (
   SELECT buyer_hash, device_hash FROM order_all WHERE device_hash IS NOT NULL
 ),
 identity AS (
-  SELECT k.order_id, 1 AS tier, k.device_key, k.until_ms
+  SELECT c.*, 1 AS tier, k.device_key AS key, k.until_ms
   FROM token k JOIN converted c ON c.order_id = k.order_id
   UNION ALL
-  SELECT order_id, 2, device_hash, placed_ms FROM converted WHERE device_hash IS NOT NULL
+  SELECT c.*, 2, c.device_hash, c.placed_ms FROM unsure c WHERE c.device_hash IS NOT NULL
   UNION ALL
-  SELECT c.order_id, 3, b.device_key, c.placed_ms
-  FROM converted c JOIN buyer_device b ON b.buyer_hash = c.buyer_hash
+  SELECT c.*, 3, b.device_key, c.placed_ms
+  FROM unsure c JOIN buyer_device b ON b.buyer_hash = c.buyer_hash
 ),
 candidate AS (
-  SELECT i.order_id, c.seller_id AS merchant_id, c.platform_id, i.tier, c.paid_fen,
-         c.refunded_fen, c.placed_ms, c.paid_ms, t.touch_id, t.kind, t.ts_ms, t.campaign_id,
+  SELECT i.order_id, i.seller_id AS merchant_id, i.platform_id, i.tier, i.paid_fen,
+         i.refunded_fen, i.placed_ms, i.paid_ms, t.touch_id, t.kind, t.ts_ms, t.campaign_id,
          t.placement_id, t.creative_id, t.affiliate_id, t.traffic_seller_id, t.source_platform,
          t.device_key
   FROM identity i
-  JOIN converted c ON c.order_id = i.order_id
-  JOIN touch t ON t.device_key = i.device_key AND t.platform_id = c.platform_id
-   AND (t.merchant_id = '' OR t.merchant_id = c.seller_id)
-  WHERE t.ts_ms <= i.until_ms AND t.ts_ms <= c.placed_ms AND t.ts_ms >= c.placed_ms - t.window_ms
+  JOIN touch t ON t.device_key = i.key AND t.platform_id = i.platform_id
+   AND (t.merchant_id = '' OR t.merchant_id = i.seller_id)
+  WHERE t.ts_ms <= i.until_ms AND t.ts_ms <= i.placed_ms AND t.ts_ms >= i.placed_ms - t.window_ms
+),
+"""
+
+# Every touchpoint of each order's best tier (what the multi-touch models need) ...
+_ALL = """
+best AS (
+  SELECT order_id, min(tier) AS best FROM candidate GROUP BY order_id
 ),
 journey AS (
-  SELECT * FROM (
-    SELECT candidate.*, min(tier) OVER (PARTITION BY order_id) AS best FROM candidate
-  ) ranked
-  WHERE tier = best
+  SELECT c.* FROM candidate c JOIN best b ON b.order_id = c.order_id AND c.tier = b.best
 )"""
 
+# ... or only the one a single-touch model credits, chosen in the engine by one aggregate:
+# the best tier, then a click over a view, then the latest (last click) or earliest (first
+# click) time, packed in one BIGINT (ts_ms < 2^44 until the year 2527), then the touch id
+# (the larger for last click, the smaller for first, as the full journey's order would give).
+_PICK = """
+picked AS (
+  SELECT order_id AS pick_order, {chosen} AS m FROM candidate GROUP BY order_id
+),
+journey AS (
+  SELECT pick_order AS order_id, {fields} FROM picked
+)"""
+_PICK_KEY = "(3 - tier) * 70368744177664 + CASE WHEN kind = 'click' THEN 35184372088832 ELSE 0 END"
+PICKS = {
+    "last_click": ("max", f"{_PICK_KEY} + ts_ms"),
+    "first_click": ("min", f"-({_PICK_KEY} + (17592186044416 - ts_ms))"),
+}
 
-def _ctes(d: Dialect, scope: Scope) -> str:
-    return _CTES.format(
+
+def _pick(d: Dialect, pick: str) -> str:
+    agg, key = PICKS[pick]
+    carried = [n for n in JOURNEY.names if n != "order_id"]
+    payload = d.struct([(n, n) for n in carried])
+    unique_key = d.struct([(key, "pick_key"), ("touch_id", "touch_id")])
+    chosen = d.arg_max(payload, unique_key) if agg == "max" else d.arg_min(payload, unique_key)
+    fields = ", ".join(f"m.{n} AS {n}" for n in carried)
+    return _PICK.format(chosen=chosen, fields=fields)
+
+
+def _ctes(d: Dialect, scope: Scope, pick: str | None = None) -> str:
+    """The CTEs up to ``journey``: every touchpoint of the best tier, or with ``pick`` (a
+    single-touch model) only the touchpoint it credits."""
+    tail = _ALL if pick is None else _pick(d, pick)
+    return (_CTES + tail).format(
+        token_ts=d.ms("c.ts"),
         click_ts=d.ms("c.ts"),
         view_ts=d.ms("i.ts"),
-        placed=d.ms("created_at"),
-        paid=d.ms("paid_at"),
-        completed=d.ms("completed_at"),
         from_ms=scope.from_ms,
         to_ms=scope.to_ms,
     )
 
 
-def journeys_sql(d: Dialect, scope: Scope) -> str:
+def journeys_sql(d: Dialect, scope: Scope, pick: str | None = None) -> str:
     columns = ", ".join(JOURNEY.names)
-    return _ctes(d, scope) + f"\nSELECT {columns} FROM journey"
+    return _ctes(d, scope, pick) + f"\nSELECT {columns} FROM journey"
 
 
 def conversions_sql(d: Dialect, scope: Scope) -> str:
+    """The paid orders in scope (touching no touchpoint: engines skip the unused CTEs)."""
     columns = ", ".join(
         "seller_id AS merchant_id" if n == "merchant_id" else n for n in CONVERSION.names
     )
@@ -273,10 +335,15 @@ def normalise(table: pa.Table, schema: pa.Schema, keys: list[tuple[str, str]]) -
     return pa.Table.from_arrays(columns, schema=schema).sort_by(keys)
 
 
-def journeys(engine: Engine, scope: Scope) -> pa.Table:
-    """Every attributed order's touchpoints, orders by id, touchpoints oldest first."""
-    raw = engine.query(journeys_sql(engine.dialect, scope))
-    keys = [("order_id", "ascending"), ("ts_ms", "ascending"), ("touch_id", "ascending")]
+def journeys(engine: Engine, scope: Scope, pick: str | None = None) -> pa.Table:
+    """Every attributed order's touchpoints, orders by id, touchpoints oldest first; with
+    ``pick`` (``last_click`` or ``first_click``) only the touchpoint that model credits."""
+    if pick is not None and pick not in PICKS:
+        raise ValueError(f"only {', '.join(PICKS)} pick one touchpoint in the engine")
+    raw = engine.query(journeys_sql(engine.dialect, scope, pick))
+    keys = [("order_id", "ascending")]  # one row per order when picked
+    if pick is None:
+        keys += [("ts_ms", "ascending"), ("touch_id", "ascending")]
     return normalise(raw, JOURNEY, keys)
 
 

@@ -120,7 +120,8 @@ def compute(
     progress("reading the lake")
     J.register(engine, lake_dir, campaigns, scope)
     progress("joining orders to touchpoints")
-    table = J.journeys(engine, scope)
+    single = request.models[0] if len(request.models) == 1 else None
+    table = J.journeys(engine, scope, single if single in J.PICKS else None)
     conversions = J.conversions(engine, scope)
     paths = None
     if "markov" in request.models:

@@ -13,18 +13,18 @@ from start solves ``(I - Q) x = r`` with a sparse LU factorisation; a channel's 
 journey's weights are its channels' removal effects, normalised within the journey. Conventions
 (docs/attribution.md): consecutive repeats of a channel are collapsed by default (``c1 c1 c2``
 is ``c1 c2``); at order k the states are the last k channels; journeys that never convert end in
-the null state.
+the null state. Large chains (order 3 over many channels has tens of thousands of states, and
+their LU factors fill in badly) are solved by the Neumann series to a double's precision.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csc_matrix, identity
+from scipy.sparse import csr_matrix, diags, identity
 from scipy.sparse.linalg import splu
 
 MODELS = ("last_click", "first_click", "linear", "time_decay", "position_based", "markov")
@@ -50,9 +50,11 @@ def largest_remainder(
         raise ValueError("weights must have a positive sum")
     safe = np.where(totals > 0, totals, 1.0)
     exact = weights / safe[group] * amounts[group].astype(np.float64)
-    floors = np.floor(exact).astype(np.int64)
+    floors: np.ndarray = np.floor(exact).astype(np.int64)
     frac = exact - floors
     left = amounts - np.bincount(group, weights=floors, minlength=len(amounts)).astype(np.int64)
+    if not left.any():  # every share whole (single-touch models): nothing to hand out
+        return floors
     position = np.arange(n) - starts[group]
     ranked = np.lexsort((position, -frac, group))
     rank = np.empty(n, dtype=np.int64)
@@ -125,73 +127,218 @@ class Journey:
     count: int = 1  # identical journeys, aggregated
 
 
-def _states(channels: tuple[str, ...], order: int, collapse: bool) -> list[tuple[str, ...]]:
-    if collapse:
-        channels = tuple(c for i, c in enumerate(channels) if i == 0 or c != channels[i - 1])
-    return [channels[max(0, i - order + 1) : i + 1] for i in range(len(channels))]
+@dataclass(frozen=True)
+class Paths:
+    """Many journeys as flat arrays (how the engines hand them over): every step's channel
+    code, each journey's ``[start, end)``, and how many times it converted and did not."""
+
+    names: list[str]  # code -> channel
+    codes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    conversions: np.ndarray
+    nulls: np.ndarray
+
+    @classmethod
+    def of(cls, journeys: Sequence[Journey]) -> Paths:
+        names = sorted({c for j in journeys for c in j.channels})
+        code = {c: i for i, c in enumerate(names)}
+        lengths = np.fromiter((len(j.channels) for j in journeys), np.int64, len(journeys))
+        ends = np.cumsum(lengths)
+        flat = [code[c] for j in journeys for c in j.channels]
+        return cls(
+            names,
+            np.asarray(flat, dtype=np.int64),
+            ends - lengths,
+            ends,
+            np.fromiter((j.count if j.converted else 0 for j in journeys), np.float64),
+            np.fromiter((0 if j.converted else j.count for j in journeys), np.float64),
+        )
+
+    def collapsed(self) -> Paths:
+        """Consecutive repeats of a channel within a journey made one step."""
+        n = len(self.codes)
+        if n == 0:
+            return self
+        first = np.zeros(n, dtype=bool)
+        first[self.starts[self.ends > self.starts]] = True
+        keep = first | np.concatenate(([True], self.codes[1:] != self.codes[:-1]))
+        kept_before = np.concatenate(([0], np.cumsum(keep)))
+        return Paths(
+            self.names,
+            self.codes[keep],
+            kept_before[self.starts],
+            kept_before[self.ends],
+            self.conversions,
+            self.nulls,
+        )
+
+
+def _state_index(window: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``window`` (each step's last k channels) and each step's state number
+    (1-based: 0 is start). Rows are packed into one integer when they fit (one sort of int64
+    instead of a sort of rows)."""
+    n, order = window.shape
+    base = channels + 1
+    if base**order < 2**62:
+        packed = np.zeros(n, dtype=np.int64)
+        for col in range(order):
+            packed = packed * base + (window[:, col] + 1)
+        distinct, inverse = np.unique(packed, return_inverse=True)
+        members = np.empty((len(distinct), order), dtype=np.int64)
+        rest = distinct.copy()
+        for col in range(order - 1, -1, -1):
+            members[:, col] = rest % base - 1
+            rest //= base
+        return members, inverse.reshape(-1) + 1
+    members, inverse = np.unique(window, axis=0, return_inverse=True)
+    return members, inverse.reshape(-1) + 1
 
 
 @dataclass
 class Chain:
-    """Transition counts of an order-k chain, indexed for fast removal-effect solves."""
+    """Transition counts of an order-k chain, indexed for fast removal-effect solves: state 0
+    is start, conversion and null are the columns -1 and -2; ``members`` says which channels
+    each state holds (its last k channels)."""
 
-    index: dict[tuple[str, ...], int]
-    rows: np.ndarray  # from-state (transient index; 0 is start)
-    cols: np.ndarray  # to-state (transient index, or -1 conversion, -2 null)
+    size: int  # transient states, start included
+    rows: np.ndarray
+    cols: np.ndarray
     counts: np.ndarray
     channels: list[str]
+    members: np.ndarray  # (states, k) channel codes, -1 where a state holds fewer
 
     @classmethod
     def build(cls, journeys: Sequence[Journey], order: int = 1, collapse: bool = True) -> Chain:
-        index: dict[tuple[str, ...], int] = {(START,): 0}
-        edges: dict[tuple[int, int], float] = {}
-        for journey in journeys:
-            states = _states(journey.channels, order, collapse)
-            path = [0]
-            for state in states:
-                path.append(index.setdefault(state, len(index)))
-            path.append(-1 if journey.converted else -2)
-            for a, b in itertools.pairwise(path):
-                edges[(a, b)] = edges.get((a, b), 0.0) + journey.count
-        keys = list(edges)
-        channels = sorted({c for state in index for c in state if c != START})
+        return cls.of_paths(Paths.of(journeys), order, collapse)
+
+    @classmethod
+    def of_paths(cls, paths: Paths, order: int = 1, collapse: bool = True) -> Chain:
+        if order < 1:
+            raise ValueError("the order of a Markov chain is at least 1")
+        if collapse:
+            paths = paths.collapsed()
+        live = paths.ends > paths.starts
+        starts, ends = paths.starts[live], paths.ends[live]
+        conv, null = paths.conversions[live], paths.nulls[live]
+        codes, n = paths.codes, len(paths.codes)
+        group = np.repeat(np.arange(len(starts)), ends - starts)
+        # each step's state: its channel and up to order-1 before it, in its own journey
+        window = np.full((n, order), -1, dtype=np.int64)
+        for back in range(order):
+            prev = np.arange(n) - back
+            inside = prev >= starts[group] if n else np.zeros(0, dtype=bool)
+            window[:, order - 1 - back] = np.where(inside, codes[np.maximum(prev, 0)], -1)
+        members, state = _state_index(window, len(paths.names))
+        weight = (conv + null)[group]
+        first = np.zeros(n, dtype=bool)
+        first[starts] = True
+        prev_state = np.where(first, 0, np.concatenate(([0], state[:-1])))
+        last = ends - 1
+        rows = np.concatenate((prev_state, state[last], state[last]))
+        cols = np.concatenate((state, np.full(len(last), -1), np.full(len(last), -2)))
+        counts = np.concatenate((weight, conv, null))
+        size = len(members) + 1
+        key = rows * (size + 2) + (cols + 2)
+        unique, inverse = np.unique(key, return_inverse=True)
+        summed = np.bincount(inverse.reshape(-1), weights=counts)
+        used = summed > 0
         return cls(
-            index=index,
-            rows=np.fromiter((k[0] for k in keys), dtype=np.int64, count=len(keys)),
-            cols=np.fromiter((k[1] for k in keys), dtype=np.int64, count=len(keys)),
-            counts=np.fromiter((edges[k] for k in keys), dtype=np.float64, count=len(keys)),
-            channels=channels,
+            size=size,
+            rows=(unique // (size + 2))[used],
+            cols=(unique % (size + 2) - 2)[used],
+            counts=summed[used],
+            channels=list(paths.names),
+            members=members,
         )
+
+    def dead_states(self, channel: int) -> np.ndarray:
+        dead = np.zeros(self.size, dtype=bool)
+        dead[1:] = np.any(self.members == channel, axis=1)
+        return dead
 
     def conversion_probability(self, removed: str | None = None) -> float:
         """P(reach conversion from start), with ``removed``'s states sent to null."""
-        n = len(self.index)
+        codes = (
+            []
+            if removed is None or removed not in self.channels
+            else [self.channels.index(removed)]
+        )
+        probabilities = self.conversion_probabilities(codes)
+        return probabilities[-1] if codes else probabilities[0]
+
+    def _system(self) -> tuple[csr_matrix, np.ndarray]:
+        """Q (transient to transient) and r (transient to conversion), as probabilities."""
+        n = self.size
         totals = np.bincount(self.rows, weights=self.counts, minlength=n)
         probs = self.counts / totals[self.rows]
-        cols = self.cols
-        if removed is not None:
-            dead = np.zeros(n, dtype=bool)
-            for state, i in self.index.items():
-                if removed in state:
-                    dead[i] = True
-            into_dead = (cols >= 0) & dead[np.maximum(cols, 0)]
-            cols = np.where(into_dead, -2, cols)
-        transient = cols >= 0
-        q = csc_matrix((probs[transient], (self.rows[transient], cols[transient])), shape=(n, n))
-        r = np.bincount(self.rows[cols == -1], weights=probs[cols == -1], minlength=n)
-        solved = splu((identity(n, format="csc") - q).tocsc()).solve(r)
-        return float(solved[0])
+        transient = self.cols >= 0
+        q = csr_matrix(
+            (probs[transient], (self.rows[transient], self.cols[transient])), shape=(n, n)
+        )
+        converts = self.cols == -1
+        return q, np.bincount(self.rows[converts], weights=probs[converts], minlength=n)
+
+    def conversion_probabilities(self, removed: list[int]) -> list[float]:
+        """P(conversion from start) with nothing removed, then with each channel code of
+        ``removed`` removed (its states absorb into null). Small chains are solved directly
+        (sparse LU, one per case); large ones by the Neumann series ``x = r + Q x`` for all
+        cases at once, iterated until no entry moves by more than ``TOLERANCE`` of the largest
+        (the linear system's answer to a double's precision), else directly."""
+        q, r = self._system()
+        alive = np.ones((self.size, len(removed) + 1))
+        for j, code in enumerate(removed):
+            alive[:, j + 1] = ~self.dead_states(code)
+        if self.size > DIRECT_STATES:
+            solved = _neumann(q, r, alive)
+            if solved is not None:
+                return solved
+        return [_direct(q, r, alive[:, j]) for j in range(alive.shape[1])]
+
+
+DIRECT_STATES = 5_000
+TOLERANCE = 1e-15
+MAX_ITERATIONS = 10_000
+
+
+def _direct(q: csr_matrix, r: np.ndarray, alive: np.ndarray) -> float:
+    """Dead states' incoming transitions go to null: their columns of Q are dropped."""
+    n = q.shape[0]
+    kept = q @ diags(alive)
+    system = (identity(n, format="csc") - kept).tocsc()
+    return float(splu(system).solve(r * alive)[0])
+
+
+def _neumann(q: csr_matrix, r: np.ndarray, alive: np.ndarray) -> list[float] | None:
+    rhs = r[:, None] * alive
+    x = rhs.copy()
+    for step in range(1, MAX_ITERATIONS + 1):
+        nxt = q @ x
+        nxt += rhs
+        nxt *= alive
+        if step % 4 == 0 or step == MAX_ITERATIONS:
+            moved = float(np.max(np.abs(nxt - x)))
+            if moved <= TOLERANCE * max(float(np.max(np.abs(nxt))), 1e-300):
+                return [float(v) for v in nxt[0]]
+        x = nxt
+    return None
 
 
 def markov_removal_effects(
-    journeys: Sequence[Journey], order: int = 1, collapse: bool = True
+    journeys: Sequence[Journey] | Paths, order: int = 1, collapse: bool = True
 ) -> dict[str, float]:
     """Each channel's removal effect (0..1) under an exact order-k absorbing chain."""
-    chain = Chain.build(journeys, order, collapse)
-    base = chain.conversion_probability()
+    paths = journeys if isinstance(journeys, Paths) else Paths.of(journeys)
+    chain = Chain.of_paths(paths, order, collapse)
+    present = np.unique(chain.members[chain.members >= 0]).tolist()
+    effects = dict.fromkeys((chain.channels[i] for i in present), 0.0)
+    probabilities = chain.conversion_probabilities(present)
+    base = probabilities[0]
     if base <= 0:
-        return dict.fromkeys(chain.channels, 0.0)
-    return {c: 1.0 - chain.conversion_probability(c) / base for c in chain.channels}
+        return effects
+    for code, without in zip(present, probabilities[1:], strict=True):
+        effects[chain.channels[code]] = 1.0 - without / base
+    return effects
 
 
 def markov_shares(effects: dict[str, float]) -> dict[str, float]:
@@ -201,8 +348,8 @@ def markov_shares(effects: dict[str, float]) -> dict[str, float]:
 
 
 def markov_weights(channels: Sequence[str], effects: dict[str, float]) -> list[float]:
-    """One journey's weights: its touchpoints' channels' removal effects, normalised; a journey
+    """One journey's weights: its touchpoints' channels' removal effects (``to_fen``
+    normalises them, as the column-wise credits do, so both round the same floats); a journey
     whose channels all have no effect falls back to linear."""
     raw = [max(effects.get(c, 0.0), 0.0) for c in channels]
-    total = math.fsum(raw)
-    return [r / total for r in raw] if total > 0 else linear(len(channels))
+    return raw if any(r > 0 for r in raw) else linear(len(channels))

@@ -25,6 +25,17 @@ class Dialect(Protocol):
         """The epoch milliseconds (BIGINT) of a TIMESTAMP column."""
         ...
 
+    def struct(self, fields: list[tuple[str, str]]) -> str:
+        """A struct of ``(expression, name)`` pairs, ordered field by field."""
+        ...
+
+    def arg_max(self, arg: str, key: str) -> str:
+        """The aggregate: ``arg`` at the row of the largest ``key`` (a unique key: ties would
+        make the engines choose differently)."""
+        ...
+
+    def arg_min(self, arg: str, key: str) -> str: ...
+
 
 class Engine(Protocol):
     name: str
@@ -37,6 +48,10 @@ class Engine(Protocol):
         ...
 
     def view_arrow(self, name: str, table: pa.Table) -> None: ...
+
+    def materialize(self, name: str, sql: str) -> None:
+        """``sql``'s result kept under ``name``, computed once for the queries that follow."""
+        ...
 
     def query(self, sql: str) -> pa.Table: ...
 

@@ -14,6 +14,15 @@ class DuckDialect:
     def ms(self, column: str) -> str:
         return f"epoch_ms({column})"
 
+    def struct(self, fields: list[tuple[str, str]]) -> str:
+        return "struct_pack(" + ", ".join(f"{name} := {expr}" for expr, name in fields) + ")"
+
+    def arg_max(self, arg: str, key: str) -> str:
+        return f"arg_max({arg}, {key})"
+
+    def arg_min(self, arg: str, key: str) -> str:
+        return f"arg_min({arg}, {key})"
+
 
 class DuckEngine:
     name = "duckdb"
@@ -45,6 +54,9 @@ class DuckEngine:
         self._tables[name] = table  # the view reads it in place; keep it alive
         self.con.register(f"{name}__arrow", table)
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}__arrow")  # noqa: S608
+
+    def materialize(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()

@@ -18,6 +18,15 @@ class SparkDialect:
     def ms(self, column: str) -> str:
         return f"unix_millis({column})"
 
+    def struct(self, fields: list[tuple[str, str]]) -> str:
+        return "struct(" + ", ".join(f"{expr} AS {name}" for expr, name in fields) + ")"
+
+    def arg_max(self, arg: str, key: str) -> str:
+        return f"max_by({arg}, {key})"
+
+    def arg_min(self, arg: str, key: str) -> str:
+        return f"min_by({arg}, {key})"
+
 
 class SparkEngine:
     name = "spark"
@@ -58,6 +67,11 @@ class SparkEngine:
 
     def view_arrow(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        frame = self.spark.sql(sql).cache()
+        frame.count()  # computed now, once
+        frame.createOrReplaceTempView(name)
 
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.spark.sql(sql).toArrow()
