@@ -504,6 +504,61 @@ def attribute_cmd(
     console.print(f"identity tiers: {run.by_tier}; GMV ¥{yuan(run.gmv_fen)}")
 
 
+@app.command("report")
+def report_cmd(
+    start: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD, Asia/Shanghai)")],
+    end: Annotated[str, typer.Option("--to", help="the day after the last")],
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark")] = "duckdb",
+    out: Annotated[Path | None, typer.Option(help="also write the rows here as CSV")] = None,
+) -> None:
+    """The overview from the lake: per day and shelf platform, valid clicks, orders, paid
+    orders, GMV, refunds, conversion and growth on the day before."""
+    import csv
+
+    from hutong.attribution.runs import campaign_terms, engine_for
+    from hutong.insights.overview import overview, with_rates
+    from hutong.lake.export import export
+    from hutong.money import yuan
+
+    first, last = _day(start), _day(end)
+    if last <= first:
+        raise typer.BadParameter("--to must be after --from")
+    settings, store = load_settings(), _store()
+    with _steps("report") as step:
+        step("exporting the store's changes to the lake")
+        export(store, settings.lake_dir)
+        campaigns = campaign_terms(store)
+        step(f"reading the lake on {engine}")
+        try:
+            with engine_for(engine) as eng:
+                rows = with_rates(overview(eng, settings.lake_dir, campaigns, first, last))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    table = Table(title=f"overview {first} to {last - dt.timedelta(days=1)}")
+    for name in ("day", "platform", "clicks", "orders", "paid", "GMV ¥", "refunded ¥"):
+        table.add_column(name, justify="left" if name in ("day", "platform") else "right")
+    table.add_column("conversion", justify="right")
+    table.add_column("growth", justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["day"]),
+            str(r["platform_id"] or "-"),
+            str(r["clicks"]),
+            str(r["orders"]),
+            str(r["paid_orders"]),
+            yuan(int(r["gmv_fen"])),  # type: ignore[call-overload]
+            yuan(int(r["refunded_fen"])),  # type: ignore[call-overload]
+            "-" if r["conversion"] is None else f"{r['conversion']:.2%}",
+            "-" if r["growth"] is None else f"{r['growth']:+.1%}",
+        )
+    console.print(table)
+    if out is not None:
+        with out.open("w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["day"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+
 # -- settlement ----------------------------------------------------------------------------
 @app.command("settle")
 def settle_cmd(

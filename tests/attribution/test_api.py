@@ -4,7 +4,9 @@ come in over HTTP, orders are placed and paid, the operator runs attribution by 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import time
 from typing import Any
 
@@ -179,5 +181,14 @@ def test_attribution_runs_by_api_and_each_tenant_reads_its_share(server: LiveSer
             "source_platform",
         ).stdout
         assert "3 of 4 orders attributed" in out and "kuaishou" in out and "150.00" in out
+
+        # the overview from the lake: the same four paid orders, by day and shelf platform
+        sheet = settings.data_dir / "overview.csv"
+        printed = cli(env, "report", "--from", start, "--to", end, "--out", str(sheet)).stdout
+        assert "400.00" in printed
+        rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+        assert sum(int(r["paid_orders"]) for r in rows) == 4
+        assert sum(int(r["gmv_fen"]) for r in rows) == 40_000
+        assert cli(env, "report", "--from", end, "--to", start, check=False).returncode == 2
     finally:
         m.close()
