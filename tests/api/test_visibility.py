@@ -139,6 +139,18 @@ def _walk(server: LiveServer, m: Any) -> None:
         ),
         201,
     )
+    alliance = ok(
+        m.client("douyin").post(
+            "/v1/alliances/accounts",
+            json={
+                "platform": "jd",
+                "payer_id": m.tenants["jd"],
+                "gateway_url": "http://127.0.0.1:9/routerjson",
+                "settings": {"app_key": "vis", "app_secret": "x"},
+            },
+        ),
+        201,
+    )
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
@@ -157,6 +169,8 @@ def _walk(server: LiveServer, m: Any) -> None:
         "key_id": (keys[0]["id"], {"tmall"}),
         "endpoint_id": (endpoint["id"], {"douyin"}),
         "policy_id": (policy["id"], {"douyin"}),
+        "account_id": (alliance["id"], {"douyin", "jd"}),  # its owner and the payer
+        "position_id": ("3003003", everyone),
     }
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/v1/campaigns/{campaign_id}/creatives"): {"placement_id": splash, "name": "x"},
@@ -176,6 +190,8 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/after-sales/{after_sale_id}/approve"): {},
         ("POST", "/v1/after-sales/{after_sale_id}/reject"): {},
         ("POST", "/v1/settlement/periods/{period_id}/close"): {},
+        ("PUT", "/v1/alliances/accounts/{account_id}/positions/{position_id}"): {},
+        ("POST", "/v1/alliances/accounts/{account_id}/poll"): {},
     }
     app = create_app(server.world.runtime, manage_runtime=False)
     checked = 0

@@ -85,3 +85,43 @@ def test_charges_and_commissions(tmp_path: Path, engine: Engine) -> None:
         )
     )
     assert completed["o1"] is None and completed["o2"] == T0 + 11 * HOUR
+
+
+def test_a_presale_converts_once_at_its_final_payment(tmp_path: Path, engine: Engine) -> None:
+    """Booked with a deposit on the 11th, the final payment five days later: no conversion and
+    no commission while only the deposit is paid, then one, for the whole amount, credited to
+    the click before the booking (windows are anchored at placing, not at payment)."""
+    lake = Lake(tmp_path)
+    lake.campaign("CPS", "M", click_days=3)
+    t = T0 + 10 * HOUR
+    lake.click("CPS", "d7", t - 2 * 24 * HOUR, affiliate="S1")
+    deposit_only = dict(state="deposit_paid", device="d7", updated=t + HOUR)
+    lake.order("pre", "M", t, 10_000, **deposit_only)  # type: ignore[arg-type]
+    campaigns = lake.write()
+    terms = pa.Table.from_pylist(
+        [
+            {
+                "campaign_id": "CPS",
+                "buyer_id": "M",
+                "billing_model": "cps",
+                "cps_rate_bp": 1_000,
+                "budget_fen": 10**9,
+            }
+        ],
+        schema=TERMS,
+    )
+    day = (DAY0, DAY0 + dt.timedelta(days=1))
+    before = compute_all(engine, tmp_path, campaigns, terms, Shares({}), *day)
+    assert before.conversions.num_rows == 0 and before.commissions.num_rows == 0
+
+    final = t + 5 * 24 * HOUR
+    lake.order("pre", "M", t, 10_000, paid=final, state="paid", device="d7")
+    campaigns = lake.write()
+    after = compute_all(engine, tmp_path, campaigns, terms, Shares({}), *day)
+    assert after.conversions["order_id"].to_pylist() == ["pre"]
+    rows = after.commissions.to_pylist()
+    assert [(r["order_id"], r["credit_fen"], r["paid_ms"]) for r in rows] == [
+        ("pre", 10_000, final),
+        ("pre", 10_000, final),
+    ]
+    assert sum(r["owed_fen"] for r in rows) == 1_000
