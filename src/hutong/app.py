@@ -14,6 +14,7 @@ from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
+from hutong.live.api import router as live_router
 from hutong.logistics.api import public as tracking_router
 from hutong.logistics.api import router as logistics_router
 from hutong.payments.api import public as notify_router
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(attribution_router)
     app.include_router(settlement_router)
     app.include_router(alliances_router)
+    app.include_router(live_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

@@ -13,6 +13,7 @@ from hutong.commerce.models import (
     Sku,
 )
 from hutong.lake.export import LakeWatermark
+from hutong.live.models import LiveSession, Penalty, PenaltyEvent, SessionProduct, Streamer
 from hutong.logistics.models import (
     CarrierAccount,
     CarrierRule,
@@ -85,6 +86,7 @@ __all__ = [
     "LakeWatermark",
     "Link",
     "LinkPolicy",
+    "LiveSession",
     "Order",
     "OrderEvent",
     "OrderLine",
@@ -93,6 +95,8 @@ __all__ = [
     "PayeeHold",
     "Payment",
     "PaymentNotice",
+    "Penalty",
+    "PenaltyEvent",
     "Period",
     "Placement",
     "Platform",
@@ -104,8 +108,10 @@ __all__ = [
     "Reconciliation",
     "Refund",
     "SeenNonce",
+    "SessionProduct",
     "Shipment",
     "Sku",
+    "Streamer",
     "Tenant",
     "TrackingEvent",
     "metadata",

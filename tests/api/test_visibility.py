@@ -151,7 +151,27 @@ def _walk(server: LiveServer, m: Any) -> None:
         ),
         201,
     )
+    streamer = ok(
+        m.client("douyin").post(
+            "/v1/streamers",
+            json={"handle": "vis", "name": "vis", "tenant_id": m.tenants["streamer"]},
+        ),
+        201,
+    )
+    live = ok(
+        m.client("douyin").post(
+            "/v1/live/sessions",
+            json={"streamer_id": streamer["id"], "title": "x", "starts_at": "2024-11-10T20:00Z"},
+        ),
+        201,
+    )
+    penalty_body = {"points": 1, "code": "x", "reason": "x", "occurred_at": "2024-11-01T00:00Z"}
+    penalty = ok(
+        m.client("douyin").post(f"/v1/streamers/{streamer['id']}/penalties", json=penalty_body),
+        201,
+    )
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
+    readers = everyone - {"kuaishou"}  # a streamer's record: not another content platform's
     # param -> (value, tenants who may see it)
     objects: dict[str, tuple[str, set[str]]] = {
         "run_id": (run["id"], everyone),  # each sees its own share of a run
@@ -171,6 +191,9 @@ def _walk(server: LiveServer, m: Any) -> None:
         "policy_id": (policy["id"], {"douyin"}),
         "account_id": (alliance["id"], {"douyin", "jd"}),  # its owner and the payer
         "position_id": ("3003003", everyone),
+        "streamer_id": (streamer["id"], readers),
+        "session_id": (live["id"], readers),
+        "penalty_id": (penalty["id"], readers),
     }
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/v1/campaigns/{campaign_id}/creatives"): {"placement_id": splash, "name": "x"},
@@ -192,6 +215,10 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/settlement/periods/{period_id}/close"): {},
         ("PUT", "/v1/alliances/accounts/{account_id}/positions/{position_id}"): {},
         ("POST", "/v1/alliances/accounts/{account_id}/poll"): {},
+        ("POST", "/v1/streamers/{streamer_id}/penalties"): penalty_body,
+        ("POST", "/v1/penalties/{penalty_id}/appeal"): {},
+        ("POST", "/v1/penalties/{penalty_id}/uphold"): {},
+        ("POST", "/v1/penalties/{penalty_id}/revoke"): {},
     }
     app = create_app(server.world.runtime, manage_runtime=False)
     checked = 0

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Session
 from hutong.api.models import IdempotencyRecord
 from hutong.errors import InvalidInput
 from hutong.tenants.principal import Principal
+
+# the header every create accepts: a retried request gets the first answer, never a second object
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 class IdempotencyMismatch(InvalidInput):

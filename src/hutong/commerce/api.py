@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
-from hutong.api.idempotency import run_once
+from hutong.api.idempotency import IdemKey, run_once
 from hutong.commerce import catalog, interop, queries
 from hutong.commerce import orders as actions
 from hutong.commerce.models import InteropRule, Order, PlatformTerms, Product, Sku
@@ -36,7 +36,6 @@ from hutong.tenants.principal import Principal
 from hutong.traffic.models import Platform
 
 router = APIRouter(prefix="/v1", tags=["commerce"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

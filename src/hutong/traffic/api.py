@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
-from hutong.api.idempotency import run_once
+from hutong.api.idempotency import IdemKey, run_once
 from hutong.errors import Forbidden, NotFound
 from hutong.traffic import clicks as click_reads
 from hutong.traffic import postbacks, queries, service
@@ -58,7 +58,6 @@ from hutong.traffic.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["traffic"])
 public = APIRouter(tags=["jump"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
