@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -188,8 +189,6 @@ def commissions(
             continue
         total = int(net[i]) * int(t["cps_rate_bp"]) // 10_000
         affiliate = row["affiliate_id"]
-        share = shares.of(row["traffic_seller_id"], affiliate) if affiliate else 0
-        to_affiliate = total * share // 10_000
         common = {
             "order_id": row["order_id"],
             "touch_id": row["touch_id"],
@@ -202,26 +201,37 @@ def commissions(
             "paid_ms": row["paid_ms"],
             "completed_ms": completed_of.get(row["order_id"]),
         }
+        rows.extend(split(common, row["traffic_seller_id"], affiliate, total, shares))
+    return pa.Table.from_pylist(rows, schema=COMMISSIONS)
+
+
+def split(
+    common: dict[str, Any], platform: str, affiliate: str, total: int, shares: Shares
+) -> list[dict[str, Any]]:
+    """A commission's rows: the affiliate's share of ``total`` by the rate table (floored),
+    the content platform the rest; no affiliate, all to the platform."""
+    share = shares.of(platform, affiliate) if affiliate else 0
+    to_affiliate = total * share // 10_000
+    rows = [
+        {
+            **common,
+            "payee_id": platform,
+            "role": "platform",
+            "share_bp": 10_000 - share,
+            "owed_fen": total - to_affiliate,
+        }
+    ]
+    if affiliate:
         rows.append(
             {
                 **common,
-                "payee_id": row["traffic_seller_id"],
-                "role": "platform",
-                "share_bp": 10_000 - share,
-                "owed_fen": total - to_affiliate,
+                "payee_id": affiliate,
+                "role": "affiliate",
+                "share_bp": share,
+                "owed_fen": to_affiliate,
             }
         )
-        if affiliate:
-            rows.append(
-                {
-                    **common,
-                    "payee_id": affiliate,
-                    "role": "affiliate",
-                    "share_bp": share,
-                    "owed_fen": to_affiliate,
-                }
-            )
-    return pa.Table.from_pylist(rows, schema=COMMISSIONS)
+    return rows
 
 
 ALLIANCE_ACCOUNTS = pa.schema(
@@ -316,9 +326,6 @@ def alliance_commissions(lines: pa.Table, shares: Shares) -> pa.Table:
         if state == "created":
             continue
         total = int(line["commission_fen"])
-        affiliate = line["affiliate_id"]
-        share = shares.of(line["owner_id"], affiliate) if affiliate else 0
-        to_affiliate = total * share // 10_000
         amount = int(line["amount_fen"])
         common = {
             "order_id": line["order_id"],
@@ -333,23 +340,5 @@ def alliance_commissions(lines: pa.Table, shares: Shares) -> pa.Table:
             "completed_ms": line["confirmed_ms"],
             "source": line["platform"],
         }
-        rows.append(
-            {
-                **common,
-                "payee_id": line["owner_id"],
-                "role": "platform",
-                "share_bp": 10_000 - share,
-                "owed_fen": total - to_affiliate,
-            }
-        )
-        if affiliate:
-            rows.append(
-                {
-                    **common,
-                    "payee_id": affiliate,
-                    "role": "affiliate",
-                    "share_bp": share,
-                    "owed_fen": to_affiliate,
-                }
-            )
+        rows.extend(split(common, line["owner_id"], line["affiliate_id"], total, shares))
     return pa.Table.from_pylist(rows, schema=COMMISSIONS)
