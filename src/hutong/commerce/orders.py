@@ -273,7 +273,7 @@ def expire_unpaid(session: Session, now: dt.datetime | None = None, limit: int =
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        overdue = overdue.with_for_update(skip_locked=True)
+        overdue = overdue.with_for_update(skip_locked=True, key_share=True)
     done = 0
     for order in session.scalars(overdue):
         unpaid_final = order.state == S.DEPOSIT_PAID.value

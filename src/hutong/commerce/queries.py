@@ -59,8 +59,8 @@ def orders(who: Principal) -> Select[Order]:
 
 def order_for(session: Session, who: Principal, order_id: str, *, lock: bool = False) -> Order:
     query = orders(who).where(Order.id == order_id)
-    if lock:
-        query = query.with_for_update()
+    if lock:  # FOR NO KEY UPDATE: rows that reference the order may still be inserted
+        query = query.with_for_update(key_share=True)
     found = session.scalar(query)
     if found is None:
         raise OrderNotFound(f"order {order_id} not found")

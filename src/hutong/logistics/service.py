@@ -222,7 +222,9 @@ def _try_carrier(
     now = utcnow()
     shipment_id = new_id("shp")
     with ctx.store.transaction() as session:
-        order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        order = session.scalar(
+            select(Order).where(Order.id == order_id).with_for_update(key_share=True)
+        )
         assert order is not None
         session.add(
             Shipment(
@@ -257,7 +259,9 @@ def _try_carrier(
     )
     with ctx.store.transaction() as session:
         shipment = session.get(Shipment, shipment_id)
-        order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        order = session.scalar(
+            select(Order).where(Order.id == order_id).with_for_update(key_share=True)
+        )
         assert shipment is not None and order is not None
         if not waybill.ok:
             shipment.status = TrackStatus.CANCELLED.value
@@ -374,7 +378,9 @@ def _settle(session: Session, shipment: Shipment) -> None:
 
 
 def _order_delivered(session: Session, shipment: Shipment) -> None:
-    order = session.scalar(select(Order).where(Order.id == shipment.order_id).with_for_update())
+    order = session.scalar(
+        select(Order).where(Order.id == shipment.order_id).with_for_update(key_share=True)
+    )
     assert order is not None
     try:
         order_actions.transition(
@@ -420,7 +426,7 @@ def receive_push(
                     Shipment.waybill_no == waybill_no,
                     Shipment.account_id == account.id,
                 )
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
             if shipment is None:
                 log.info(
@@ -455,7 +461,7 @@ def poll_due(ctx: Logistics, now: dt.datetime | None = None, limit: int = 50) ->
         scans = ctx.carrier(carrier).track(account, waybill_no, ctx.client)
         with ctx.store.transaction() as session:
             shipment = session.scalar(
-                select(Shipment).where(Shipment.id == shipment_id).with_for_update()
+                select(Shipment).where(Shipment.id == shipment_id).with_for_update(key_share=True)
             )
             assert shipment is not None
             shipment.next_poll_at = utcnow() + ctx.poll_every

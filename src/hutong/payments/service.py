@@ -9,6 +9,11 @@ reference, so nothing is lost (docs/payments.md).
 Notifications are applied exactly once: every accepted one inserts a row under the unique
 (provider, dedupe key) in the same transaction as its effect; a duplicate hits the key, changes
 nothing and is acknowledged. States only move forward (``PAYMENT_RANK``/``REFUND_RANK``).
+
+Row locks are ``FOR NO KEY UPDATE`` (a refund or an order event may still be inserted beside a
+locked payment or order: a plain ``FOR UPDATE`` blocks the foreign-key check, and a refund
+request holding its order then deadlocked against a notification holding the payment), and a
+refund is always locked after its payment (``_lock_refund``), as notifications do.
 """
 
 from __future__ import annotations
@@ -173,7 +178,7 @@ def _id(prefix: str) -> str:
 def _payment(session: Session, payment_id: str, *, lock: bool = False) -> Payment:
     query = select(Payment).where(Payment.id == payment_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     payment = session.scalar(query)
     if payment is None:
         raise PaymentNotFound(f"payment {payment_id} not found")
@@ -207,7 +212,9 @@ def apply_payment_status(
     if status is not PaymentStatus.SUCCEEDED:
         return "applied"
     payment.succeeded_at = utcnow()
-    order = session.scalar(select(Order).where(Order.id == payment.order_id).with_for_update())
+    order = session.scalar(
+        select(Order).where(Order.id == payment.order_id).with_for_update(key_share=True)
+    )
     assert order is not None
     try:
         converted = order_actions.apply_payment(
@@ -289,7 +296,9 @@ def _check_fresh(ctx: Payments, notice: Notice) -> None:
 
 def _apply_notice(session: Session, provider: str, notice: Notice, digest: str) -> str:
     payment = session.scalar(
-        select(Payment).where(Payment.out_trade_no == notice.out_trade_no).with_for_update()
+        select(Payment)
+        .where(Payment.out_trade_no == notice.out_trade_no)
+        .with_for_update(key_share=True)
     )
     if payment is None or payment.provider != provider:
         raise NoticeRefused("unknown_payment", f"no payment {notice.out_trade_no}")
@@ -299,7 +308,9 @@ def _apply_notice(session: Session, provider: str, notice: Notice, digest: str) 
     refund = None
     if notice.kind == "refund":
         refund = session.scalar(
-            select(Refund).where(Refund.out_refund_no == notice.out_refund_no).with_for_update()
+            select(Refund)
+            .where(Refund.out_refund_no == notice.out_refund_no)
+            .with_for_update(key_share=True)
         )
         if refund is None or refund.payment_id != payment.id:
             raise NoticeRefused("unknown_refund", f"no refund {notice.out_refund_no}")
@@ -460,10 +471,25 @@ def _refund_call(payment: Payment, refund: Refund) -> RefundCall:
     )
 
 
+def _lock_refund(session: Session, refund_id: str) -> Refund:
+    """Lock a refund the way every path does: its payment first, then the refund (a
+    notification locks the payment, then the refund; the other order would deadlock)."""
+    payment_id = session.scalar(select(Refund.payment_id).where(Refund.id == refund_id))
+    if payment_id is None:
+        raise PaymentNotFound(f"refund {refund_id} not found")
+    session.scalar(
+        select(Payment.id).where(Payment.id == payment_id).with_for_update(key_share=True)
+    )
+    refund = session.scalar(
+        select(Refund).where(Refund.id == refund_id).with_for_update(key_share=True)
+    )
+    assert refund is not None
+    return refund
+
+
 def _record_refund_result(ctx: Payments, refund_id: str, result: RefundResult) -> None:
     with ctx.store.transaction() as session:
-        refund = session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
-        assert refund is not None
+        refund = _lock_refund(session, refund_id)
         if not result.ok:
             refund.error = result.error[:500]
             refund.sync_attempts += 1
@@ -488,7 +514,7 @@ def apply_refund_status(
         return "applied"
     refund.succeeded_at = now
     payment = session.scalar(
-        select(Payment).where(Payment.id == refund.payment_id).with_for_update()
+        select(Payment).where(Payment.id == refund.payment_id).with_for_update(key_share=True)
     )
     assert payment is not None
     payment.refunded_fen += refund.amount_fen
@@ -498,7 +524,9 @@ def apply_refund_status(
 
 
 def _refund_order_money(session: Session, refund: Refund) -> None:
-    order = session.scalar(select(Order).where(Order.id == refund.order_id).with_for_update())
+    order = session.scalar(
+        select(Order).where(Order.id == refund.order_id).with_for_update(key_share=True)
+    )
     assert order is not None
     order.refunded_fen += refund.amount_fen
     if order.state == OrderState.CANCELLED:
@@ -592,9 +620,9 @@ def sync_refund(ctx: Payments, refund_id: str) -> str:
         send_refund(ctx, refund_id)  # never reached the provider (or we never heard back)
         return "sent"
     with ctx.store.transaction() as session:
-        refund = session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
-        payment = session.get(Payment, refund.payment_id) if refund else None
-        assert refund is not None and payment is not None
+        refund = _lock_refund(session, refund_id)
+        payment = session.get(Payment, refund.payment_id)
+        assert payment is not None
         refund.sync_attempts += 1
         refund.sync_due_at = utcnow() + _backoff(refund.sync_attempts)
         row = session.get(ProviderAccount, payment.account_id)
@@ -606,6 +634,5 @@ def sync_refund(ctx: Payments, refund_id: str) -> str:
     if not result.ok:
         return "error"
     with ctx.store.transaction() as session:
-        refund = session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
-        assert refund is not None
+        refund = _lock_refund(session, refund_id)
         return apply_refund_status(session, refund, result.status, result.provider_refund_id)
