@@ -89,6 +89,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     base = postgres_url()
     if base is None:
+        if IN_CI:
+            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run")
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (e.g. postgresql://127.0.0.1/test)")
     try:
         schema, url = _pg_schema_url(base)

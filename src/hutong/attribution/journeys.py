@@ -203,10 +203,10 @@ converted AS (
   WHERE paid_ms IS NOT NULL AND placed_ms >= {from_ms} AND placed_ms < {to_ms}
 ),
 token AS (
-  SELECT o.order_id, o.buyer_hash, c.device_key, {token_ts} AS until_ms,
+  SELECT o.order_id, o.buyer_hash, c.device_key, {click_ts} AS until_ms,
          CASE WHEN k.platform_id = o.platform_id
                AND (k.merchant_id = '' OR k.merchant_id = o.seller_id)
-               AND {token_ts} <= o.placed_ms AND {token_ts} >= o.placed_ms - k.click_window_ms
+               AND {click_ts} <= o.placed_ms AND {click_ts} >= o.placed_ms - k.click_window_ms
               THEN 1 ELSE 0 END AS sure
   FROM order_all o
   JOIN clicks c ON c.event_id = o.click_id
@@ -288,7 +288,6 @@ def _ctes(d: Dialect, scope: Scope, pick: str | None = None) -> str:
     single-touch model) only the touchpoint it credits."""
     tail = _ALL if pick is None else _pick(d, pick)
     return (_CTES + tail).format(
-        token_ts=d.ms("c.ts"),
         click_ts=d.ms("c.ts"),
         view_ts=d.ms("i.ts"),
         from_ms=scope.from_ms,

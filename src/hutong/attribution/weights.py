@@ -257,16 +257,6 @@ class Chain:
         dead[1:] = np.any(self.members == channel, axis=1)
         return dead
 
-    def conversion_probability(self, removed: str | None = None) -> float:
-        """P(reach conversion from start), with ``removed``'s states sent to null."""
-        codes = (
-            []
-            if removed is None or removed not in self.channels
-            else [self.channels.index(removed)]
-        )
-        probabilities = self.conversion_probabilities(codes)
-        return probabilities[-1] if codes else probabilities[0]
-
     def _system(self) -> tuple[csr_matrix, np.ndarray]:
         """Q (transient to transient) and r (transient to conversion), as probabilities."""
         n = self.size
