@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import httpx
 
 from hutong.config import Settings
-from hutong.lake.schema import CLICKS, IMPRESSIONS
+from hutong.lake.schema import CLICKS, IMPRESSIONS, LIVE_EVENTS
 from hutong.lake.segments import SegmentWriter
+from hutong.live.intake import LiveHub
 from hutong.logistics.registry import CARRIERS, PLATFORMS
 from hutong.logistics.service import Logistics
 from hutong.payments.registry import PROVIDERS
@@ -35,8 +36,10 @@ class Runtime:
     hasher: KeyedHasher
     clicks: SegmentWriter
     impressions_log: SegmentWriter
+    live_log: SegmentWriter
     jumper: Jumper
     impressions: ImpressionIntake
+    live: LiveHub
     payments: Payments
     logistics: Logistics
 
@@ -46,6 +49,7 @@ class Runtime:
         self.cache.stop()
         self.clicks.close()
         self.impressions_log.close()
+        self.live_log.close()
 
 
 def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
@@ -63,6 +67,12 @@ def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
     impressions_log = SegmentWriter(
         settings.clicklog_dir,
         IMPRESSIONS.kind,
+        fsync_ms=settings.click_fsync_ms,
+        rotate_seconds=settings.click_segment_seconds,
+    )
+    live_log = SegmentWriter(
+        settings.clicklog_dir,
+        LIVE_EVENTS.kind,
         fsync_ms=settings.click_fsync_ms,
         rotate_seconds=settings.click_segment_seconds,
     )
@@ -84,8 +94,10 @@ def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
         hasher,
         clicks,
         impressions_log,
+        live_log,
         jumper,
         intake,
+        LiveHub(live_log, hasher, settings.clicklog_dir, settings.lake_dir),
         build_payments(settings, store),
         build_logistics(settings, store),
     )

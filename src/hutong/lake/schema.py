@@ -82,4 +82,19 @@ IMPRESSIONS = LogSchema(
     ),
 )
 
-SCHEMAS = {s.kind: s for s in (CLICKS, IMPRESSIONS)}
+LIVE_EVENTS = LogSchema(
+    "live_events",
+    (
+        ("event_id", pa.string()),
+        ("session_id", pa.string()),
+        ("ts", TS),
+        ("kind", pa.string()),
+        ("viewer_key", pa.string()),  # keyed hash of the platform's viewer id
+        ("product_ref", pa.string()),
+        ("order_ref", pa.string()),
+        ("amount_fen", pa.int64()),
+        ("received_at", TS),
+    ),
+)
+
+SCHEMAS = {s.kind: s for s in (CLICKS, IMPRESSIONS, LIVE_EVENTS)}

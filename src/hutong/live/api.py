@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hutong.api.auth import PrincipalDep, SessionDep
+from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
 from hutong.api.idempotency import IdemKey, run_once
 from hutong.live import service
-from hutong.live.models import IN_FORCE, LiveSession, Penalty, PenaltyState, Streamer
+from hutong.live.intake import SessionCounters
+from hutong.live.models import (
+    IN_FORCE,
+    LiveSession,
+    Penalty,
+    PenaltyState,
+    Streamer,
+)
+from hutong.live.report import session_report
 from hutong.live.schemas import (
+    CountersOut,
     DecisionIn,
+    LiveEventsIn,
+    LiveEventsOut,
     PenaltyEventOut,
     PenaltyIn,
     PenaltyOut,
     ProductOut,
+    ReportOut,
     SessionIn,
     SessionOut,
     StreamerIn,
@@ -135,6 +149,93 @@ def list_sessions(
 @router.get("/v1/live/sessions/{session_id}", response_model=SessionOut)
 def get_session(session_id: str, session: SessionDep, who: PrincipalDep) -> SessionOut:
     return session_out(session, service.session_for(session, who, session_id))
+
+
+@router.post("/v1/live/sessions/{session_id}/events", status_code=202, response_model=LiveEventsOut)
+def post_events(
+    session_id: str,
+    body: LiveEventsIn,
+    session: SessionDep,
+    who: PrincipalDep,
+    runtime: RuntimeDep,
+) -> LiveEventsOut:
+    """A batch of the session's events from its platform, in any order; events already
+    received (by event id) are acknowledged and not counted again."""
+    return runtime.live.ingest(session, who, session_id, body)
+
+
+def _counters(
+    session: Session, who: Principal, runtime: RuntimeDep, session_id: str
+) -> tuple[LiveSession, SessionCounters]:
+    live = service.session_for(session, who, session_id)
+    return live, runtime.live.counters_for(session, live)
+
+
+@router.get("/v1/live/sessions/{session_id}/counters", response_model=CountersOut)
+def get_counters(
+    session_id: str, session: SessionDep, who: PrincipalDep, runtime: RuntimeDep
+) -> CountersOut:
+    live, counters = _counters(session, who, runtime, session_id)
+    return CountersOut.model_validate(counters.snapshot() | {"session_id": live.id})
+
+
+@router.get(
+    "/v1/live/sessions/{session_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_counters(
+    session_id: str,
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    runtime: RuntimeDep,
+    interval_ms: Annotated[int, Query(ge=100, le=60_000)] = 1_000,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> StreamingResponse:
+    """Server-sent events: a ``counters`` event whenever the counters change (checked every
+    ``interval_ms``), a comment line as a heartbeat otherwise; ``limit`` ends the stream
+    after that many ``counters`` events (an EventSource reconnects by itself)."""
+    live, counters = _counters(session, who, runtime, session_id)
+
+    async def events() -> AsyncIterator[str]:
+        sent, last, quiet = 0, -1, 0.0
+        while limit is None or sent < limit:
+            if await request.is_disconnected():
+                return
+            if counters.applied != last:
+                last = counters.applied
+                snap = await asyncio.to_thread(counters.snapshot)
+                body = CountersOut.model_validate(snap | {"session_id": live.id})
+                yield f"id: {last}\nevent: counters\ndata: {body.model_dump_json()}\n\n"
+                sent += 1
+                quiet = 0.0
+                continue
+            await asyncio.sleep(interval_ms / 1000)
+            quiet += interval_ms / 1000
+            if quiet >= 15:
+                yield ": still here\n\n"
+                quiet = 0.0
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/v1/live/sessions/{session_id}/report", response_model=ReportOut)
+def get_report(
+    session_id: str, session: SessionDep, who: PrincipalDep, runtime: RuntimeDep
+) -> ReportOut:
+    """The session's report from its counters: afterwards, or so far while it runs."""
+    live, counters = _counters(session, who, runtime, session_id)
+    return session_report(live, service.products_of(session, live.id), counters.snapshot())
+
+
+@router.post("/v1/live/sessions/{session_id}/end", response_model=SessionOut)
+def end_session(
+    session_id: str, body: DecisionIn, session: SessionDep, who: PrincipalDep
+) -> SessionOut:
+    """The session is over (late events are still counted)."""
+    return session_out(session, service.end_session(session, who, session_id))
 
 
 @router.post("/v1/streamers/{streamer_id}/penalties", status_code=201, response_model=PenaltyOut)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
 
 from hutong.api.inputs import Fen, Input, Name
 
@@ -97,3 +97,112 @@ class PenaltyOut(BaseModel):
     state: str
     counts: bool
     history: list[PenaltyEventOut]
+
+
+EventKind = Literal["enter", "leave", "like", "comment", "share", "shown", "order", "refund"]
+Ref = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+EpochMs = Annotated[StrictInt, Field(ge=946_684_800_000, le=4_102_444_800_000)]  # 2000..2100
+
+
+class LiveEventIn(Input):
+    """One platform event; the platform's own ids, the time in epoch milliseconds."""
+
+    event_id: Ref
+    kind: EventKind
+    ts_ms: EpochMs
+    viewer: Annotated[StrictStr, Field(max_length=64)] = ""  # enter/leave: who
+    product_ref: Annotated[StrictStr, Field(max_length=64)] = ""
+    order_ref: Annotated[StrictStr, Field(max_length=64)] = ""  # order/refund: which order
+    amount_fen: Fen = 0
+
+    @model_validator(mode="after")
+    def names_what_its_kind_needs(self) -> LiveEventIn:
+        if self.kind in ("enter", "leave") and not self.viewer:
+            raise ValueError(f"a {self.kind} event names its viewer")
+        if self.kind in ("order", "refund") and not self.order_ref:
+            raise ValueError(f"a {self.kind} event names its order_ref")
+        return self
+
+
+class LiveEventsIn(Input):
+    events: Annotated[list[LiveEventIn], Field(min_length=1, max_length=10_000)]
+
+
+class LiveEventsOut(BaseModel):
+    received: int
+    applied: int  # events not seen before
+    duplicates: int
+
+
+class ProductCounts(BaseModel):
+    shown: int
+    orders: int
+    gmv_fen: int
+    refunds: int
+    refund_fen: int
+    per_minute: dict[int, dict[str, int]]
+
+
+class MinuteCounts(BaseModel):
+    minute: int  # minutes since the session's start
+    concurrent: int  # viewers present at the minute's end
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    orders: int
+    gmv_fen: int
+    refunds: int
+
+
+class CountersOut(BaseModel):
+    session_id: str
+    applied: int  # events counted so far
+    views: int
+    current_viewers: int
+    peak_viewers: int
+    peak_minute: int | None
+    likes: int
+    comments: int
+    shares: int
+    orders: int
+    gmv_fen: int
+    refunds: int
+    refund_fen: int
+    products: dict[str, ProductCounts]
+    per_minute: list[MinuteCounts]
+
+
+class ReportProduct(BaseModel):
+    product_ref: str
+    title: str
+    orders: int
+    gmv_fen: int
+    refunds: int
+    refund_fen: int
+    gmv_share: float  # of the session's GMV
+
+
+class ReportOut(BaseModel):
+    """A session afterwards: the totals, the shape of the audience and the best sellers."""
+
+    session_id: str
+    streamer_id: str
+    title: str
+    state: str
+    minutes: int
+    views: int
+    peak_viewers: int
+    peak_minute: int | None
+    orders: int
+    gmv_fen: int
+    refunds: int
+    refund_fen: int
+    net_gmv_fen: int
+    average_order_fen: int  # GMV // orders (floor)
+    gmv_per_thousand_views_fen: int  # GMV * 1000 // views (floor)
+    conversion: float  # orders / views
+    refund_rate: float  # refunds / orders
+    products_sold: int
+    top_products: list[ReportProduct]
+    per_minute: list[MinuteCounts]

@@ -23,6 +23,7 @@ from hutong.live.models import (
     PenaltyEvent,
     PenaltyState,
     SessionProduct,
+    SessionState,
     Streamer,
 )
 from hutong.live.schemas import PenaltyIn, SessionIn, StreamerIn
@@ -147,6 +148,25 @@ def create_session(session: Session, who: Principal, body: SessionIn) -> LiveSes
             )
         )
     session.flush()
+    return live
+
+
+def writable_session(session: Session, who: Principal, session_id: str) -> LiveSession:
+    """A session the caller may write to: its platform's (or the operator's)."""
+    who.require_admin()
+    live = session_for(session, who, session_id)
+    if not who.is_operator and (
+        who.kind is not TenantKind.CONTENT_PLATFORM or who.platform_id != live.platform_id
+    ):
+        raise Forbidden("only the session's platform (or the operator) does this")
+    return live
+
+
+def end_session(session: Session, who: Principal, session_id: str) -> LiveSession:
+    live = writable_session(session, who, session_id)
+    if live.state != SessionState.ENDED.value:
+        live.state = SessionState.ENDED.value
+        live.ends_at = live.ends_at or utcnow()
     return live
 
 
