@@ -15,6 +15,7 @@ from hutong.api.requestid import RequestIdMiddleware
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
 from hutong.live.api import router as live_router
+from hutong.live.trust.api import router as trust_router
 from hutong.logistics.api import public as tracking_router
 from hutong.logistics.api import router as logistics_router
 from hutong.payments.api import public as notify_router
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(settlement_router)
     app.include_router(alliances_router)
     app.include_router(live_router)
+    app.include_router(trust_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

@@ -14,6 +14,14 @@ from hutong.commerce.models import (
 )
 from hutong.lake.export import LakeWatermark
 from hutong.live.models import LiveSession, Penalty, PenaltyEvent, SessionProduct, Streamer
+from hutong.live.trust.models import (
+    LinkedAccount,
+    TrustAlert,
+    TrustFlag,
+    TrustPolicy,
+    TrustScore,
+    TrustSignal,
+)
 from hutong.logistics.models import (
     CarrierAccount,
     CarrierRule,
@@ -86,6 +94,7 @@ __all__ = [
     "LakeWatermark",
     "Link",
     "LinkPolicy",
+    "LinkedAccount",
     "LiveSession",
     "Order",
     "OrderEvent",
@@ -114,5 +123,10 @@ __all__ = [
     "Streamer",
     "Tenant",
     "TrackingEvent",
+    "TrustAlert",
+    "TrustFlag",
+    "TrustPolicy",
+    "TrustScore",
+    "TrustSignal",
     "metadata",
 ]

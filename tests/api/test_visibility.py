@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 
 from hutong.app import create_app
+from hutong.ids import new_id
 from hutong.lake.compact import SHANGHAI
+from hutong.live.trust.models import TrustFlag
 from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
@@ -170,6 +172,10 @@ def _walk(server: LiveServer, m: Any) -> None:
         m.client("douyin").post(f"/v1/streamers/{streamer['id']}/penalties", json=penalty_body),
         201,
     )
+    ok(m.client("douyin").post("/v1/trust/recompute", json={"streamer_ids": [streamer["id"]]}))
+    with server.world.store.transaction() as session:
+        flag = TrustFlag(id=new_id("tfl"), streamer_id=streamer["id"], kind="self_purchase")
+        session.add(flag)
     everyone = {"douyin", "kuaishou", "tmall", "jd", "shop", "streamer"}
     readers = everyone - {"kuaishou"}  # a streamer's record: not another content platform's
     # param -> (value, tenants who may see it)
@@ -194,6 +200,7 @@ def _walk(server: LiveServer, m: Any) -> None:
         "streamer_id": (streamer["id"], readers),
         "session_id": (live["id"], readers),
         "penalty_id": (penalty["id"], readers),
+        "flag_id": (flag.id, readers),
     }
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/v1/campaigns/{campaign_id}/creatives"): {"placement_id": splash, "name": "x"},
@@ -219,6 +226,12 @@ def _walk(server: LiveServer, m: Any) -> None:
         ("POST", "/v1/penalties/{penalty_id}/appeal"): {},
         ("POST", "/v1/penalties/{penalty_id}/uphold"): {},
         ("POST", "/v1/penalties/{penalty_id}/revoke"): {},
+        ("POST", "/v1/live/sessions/{session_id}/events"): {
+            "events": [{"event_id": "e", "kind": "like", "ts_ms": 1_731_240_000_000}]
+        },
+        ("POST", "/v1/live/sessions/{session_id}/end"): {},
+        ("POST", "/v1/streamers/{streamer_id}/linked-accounts"): {"accounts": ["x"]},
+        ("POST", "/v1/trust/flags/{flag_id}/dismiss"): {"note": "x"},
     }
     app = create_app(server.world.runtime, manage_runtime=False)
     checked = 0
@@ -245,7 +258,8 @@ def _walk(server: LiveServer, m: Any) -> None:
                 checked += 1
             if method == "GET":
                 for tenant in sorted(allowed):
-                    answer: httpx.Response = m.client(tenant).get(path)
+                    query = {"limit": 1} if path.endswith("/stream") else None  # SSE: one
+                    answer: httpx.Response = m.client(tenant).get(path, params=query)
                     assert answer.status_code == 200, (tenant, path, answer.text)
     assert checked > 40
 

@@ -38,6 +38,7 @@ from hutong.live.schemas import (
     StreamerIn,
     StreamerOut,
 )
+from hutong.live.trust import service as trust
 from hutong.tenants.principal import Principal
 
 router = APIRouter(tags=["live"])
@@ -232,10 +233,14 @@ def get_report(
 
 @router.post("/v1/live/sessions/{session_id}/end", response_model=SessionOut)
 def end_session(
-    session_id: str, body: DecisionIn, session: SessionDep, who: PrincipalDep
+    session_id: str, body: DecisionIn, session: SessionDep, who: PrincipalDep, runtime: RuntimeDep
 ) -> SessionOut:
-    """The session is over (late events are still counted)."""
-    return session_out(session, service.end_session(session, who, session_id))
+    """The session is over (late events are still counted). Its orders and refunds per
+    product become trust signals of its streamer."""
+    live = service.end_session(session, who, session_id)
+    snap = runtime.live.counters_for(session, live).snapshot()
+    trust.record_session_totals(session, who.tenant_id, live.streamer_id, live.id, snap)
+    return session_out(session, live)
 
 
 @router.post("/v1/streamers/{streamer_id}/penalties", status_code=201, response_model=PenaltyOut)

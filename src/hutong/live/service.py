@@ -68,7 +68,7 @@ def _platform_of(who: Principal, named: str | None) -> str:
     return who.platform_id
 
 
-def _writes_for(who: Principal, streamer: Streamer) -> None:
+def writes_for(who: Principal, streamer: Streamer) -> None:
     if who.is_operator:
         return
     if who.kind is not TenantKind.CONTENT_PLATFORM or who.platform_id != streamer.platform_id:
@@ -116,7 +116,7 @@ def penalty_points(session: Session, streamer_id: str) -> int:
 def create_session(session: Session, who: Principal, body: SessionIn) -> LiveSession:
     who.require_admin()
     streamer = streamer_for(session, who, body.streamer_id)
-    _writes_for(who, streamer)
+    writes_for(who, streamer)
     if body.ends_at is not None and body.ends_at <= body.starts_at:
         raise InvalidInput("a session ends after it starts")
     refs = [p.product_ref for p in body.products]
@@ -195,7 +195,7 @@ def products_of(session: Session, session_id: str) -> list[SessionProduct]:
 def raise_penalty(session: Session, who: Principal, streamer_id: str, body: PenaltyIn) -> Penalty:
     who.require_admin()
     streamer = streamer_for(session, who, streamer_id)
-    _writes_for(who, streamer)
+    writes_for(who, streamer)
     penalty = Penalty(
         id=new_id("pen"),
         streamer_id=streamer.id,
@@ -235,7 +235,7 @@ def decide(
     assert streamer is not None
     own = who.kind is TenantKind.STREAMER and streamer.tenant_id == who.tenant_id
     if not (target is PenaltyState.APPEALED and own):
-        _writes_for(who, streamer)
+        writes_for(who, streamer)
     current = PenaltyState(penalty.state)
     if target not in PENALTY_MOVES[current]:
         raise IllegalPenaltyMove(f"a {current.value} penalty cannot become {target.value}")
