@@ -97,6 +97,7 @@ class Settings:
     settle_holding_days: int = 15
     settle_lookback_days: int = 92
     settle_every_seconds: int = 3600
+    trust_every_seconds: int = 3600
     alliance_poll_seconds: int = 300
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
@@ -134,6 +135,7 @@ def load_settings() -> Settings:
         settle_holding_days=_env_int("HUTONG_SETTLE_HOLDING_DAYS", 15),
         settle_lookback_days=_env_int("HUTONG_SETTLE_LOOKBACK_DAYS", 92),
         settle_every_seconds=_env_int("HUTONG_SETTLE_EVERY_SECONDS", 3600),
+        trust_every_seconds=_env_int("HUTONG_TRUST_EVERY_SECONDS", 3600),
         alliance_poll_seconds=_env_int("HUTONG_ALLIANCE_POLL_SECONDS", 300),
         log_level=_env("HUTONG_LOG_LEVEL", "INFO"),
     )

@@ -18,7 +18,7 @@ from hutong.lake.schema import SCHEMAS
 from hutong.logistics.service import Logistics, flag_stale, intercept_refunded, poll_due
 from hutong.payments.service import Payments, sync_due
 from hutong.runtime import build_logistics, build_payments
-from hutong.store import Store
+from hutong.store import Store, utcnow
 from hutong.traffic.service import renew_passcodes
 from hutong.worker.outbox import TIMEOUT, deliver_due
 
@@ -69,6 +69,12 @@ def jobs(
 
         return poll_all(store, logistics.sealer, logistics.client)
 
+    def trust() -> int:
+        from hutong.live.trust.service import score_all
+
+        with store.transaction() as session:
+            return len(score_all(session, utcnow()))
+
     def retention() -> int:
         from hutong.privacy.service import purge_expired
 
@@ -91,6 +97,7 @@ def jobs(
         Job("retention", 3600.0, retention),
         Job("alliances", float(settings.alliance_poll_seconds), alliances),
         Job("settlement", float(settings.settle_every_seconds), settlement),
+        Job("trust", float(settings.trust_every_seconds), trust),
     ]
 
 

@@ -8,10 +8,11 @@ Where the counts come from, for a streamer over the policy's window:
 - the session counters: a session that ends reports its orders and refunds per product;
 - the penalty ledger (points in force whose offence lies in the window) and open fraud flags.
 
-A recompute appends one row per streamer to the history; thresholds crossed raise alerts
-(recorded, and sent signed to the policy's endpoint through the outbox) and put or lift a
-commission hold on the streamer's tenant. A hold is lifted only by a score at or above the
-threshold: going quiet ("not enough data") does not release money held for a low score.
+A recompute appends a row to a streamer's history when anything changed; thresholds
+crossed raise alerts (recorded, and sent signed to the policy's endpoint through the outbox)
+and put or lift a commission hold on the streamer's tenant. A hold is lifted only by a
+score at or above the threshold: going quiet ("not enough data") does not release money
+held for a low score.
 """
 
 from __future__ import annotations
@@ -237,6 +238,11 @@ def recompute(
     return [score_streamer(session, s, as_of or utcnow()) for s in streamers]
 
 
+def score_all(session: Session, as_of: dt.datetime) -> list[TrustScore]:
+    """Every streamer, as the worker does each ``trust_every_seconds``."""
+    return [score_streamer(session, s, as_of) for s in session.scalars(select(Streamer))]
+
+
 def score_streamer(session: Session, streamer: Streamer, as_of: dt.datetime) -> TrustScore:
     policy = policy_for(session, streamer.platform_id)
     since = as_of - dt.timedelta(days=policy.window_days)
@@ -252,6 +258,16 @@ def score_streamer(session: Session, streamer: Streamer, as_of: dt.datetime) -> 
     )
     outcome = evaluate(orders, counts, int(points or 0), open_flags, policy.min_orders)
     previous = latest(session, streamer.id)
+    factors = _factors(outcome)
+    if previous is not None and (
+        previous.status,
+        previous.score_cp,
+        previous.orders,
+        previous.gmv_fen,
+        previous.factors,
+        previous.rule_version,
+    ) == (outcome.status, outcome.score_cp, orders, gmv, factors, RULE_VERSION):
+        return previous  # unchanged: the history records changes only
     row = TrustScore(
         streamer_id=streamer.id,
         as_of=as_of,
@@ -260,7 +276,7 @@ def score_streamer(session: Session, streamer: Streamer, as_of: dt.datetime) -> 
         score_cp=outcome.score_cp,
         orders=orders,
         gmv_fen=gmv,
-        factors=_factors(outcome),
+        factors=factors,
     )
     session.add(row)
     session.flush()
