@@ -1,0 +1,1 @@
+"""The Double 11 scenario, played through hutong's real HTTP API."""
