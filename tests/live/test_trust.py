@@ -192,6 +192,17 @@ def test_penalty_drops_the_score_alerts_and_holds_then_revoking_releases(
         ]
         assert all(h["rule_version"] == "trust-1" for h in history)
 
+        summary = ok(
+            tmall.get(
+                f"/v1/streamers/{star}/signals",
+                params={"since": "2024-10-01T00:00:00+08:00", "until": "2024-11-01T00:00:00+08:00"},
+            )
+        )
+        assert {(r["kind"], r["count"]) for r in summary} >= {
+            ("order", 200),
+            ("complaint", 8),
+            ("quality_incident", 2),
+        }
         ranked = ok(tmall.get("/v1/trust/ranking", params={"by": "weighted"}))
         assert [r["handle"] for r in ranked] == ["xiaoyang.ge", "newcomer"]
         assert ranked[0]["weighted_gmv_fen"] == ranked[0]["gmv_fen"] * back["score_cp"] // 500

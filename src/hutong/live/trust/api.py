@@ -3,13 +3,14 @@ explanation, fraud flags, alerts, policies and the trust-weighted ranking out.""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
-from hutong.errors import NotFound
+from hutong.errors import InvalidInput, NotFound
 from hutong.live import service as live_service
 from hutong.live.trust import service
 from hutong.live.trust.models import TrustAlert, TrustFlag, TrustPolicy, TrustScore
@@ -27,7 +28,9 @@ from hutong.live.trust.schemas import (
     ScoreOut,
     SignalsIn,
     SignalsOut,
+    SignalSummaryOut,
 )
+from hutong.store import utcnow
 
 router = APIRouter(tags=["trust"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -138,6 +141,24 @@ def get_history(
         .limit(limit)
     )
     return [score_out(r) for r in rows]
+
+
+@router.get("/v1/streamers/{streamer_id}/signals", response_model=list[SignalSummaryOut])
+def get_signals(
+    streamer_id: str,
+    session: SessionDep,
+    who: PrincipalDep,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> list[SignalSummaryOut]:
+    """The signals reported about a streamer per product and kind (default: the last 90
+    days)."""
+    until = until or utcnow()
+    since = since or until - dt.timedelta(days=90)
+    if since >= until:
+        raise InvalidInput("since comes before until")
+    rows = service.signal_summary(session, who, streamer_id, since, until)
+    return [SignalSummaryOut(**r) for r in rows]
 
 
 @router.get("/v1/streamers/{streamer_id}/flags", response_model=list[FlagOut])

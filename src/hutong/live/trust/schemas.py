@@ -128,3 +128,12 @@ class RankedOut(BaseModel):
     score: float | None
     trust_weight: float
     weighted_gmv_fen: int
+
+
+class SignalSummaryOut(BaseModel):
+    """A streamer's reported signals in a window, per product and kind."""
+
+    product_ref: str  # "" for signals about the streamer, not one product
+    kind: str
+    count: int
+    amount_fen: int

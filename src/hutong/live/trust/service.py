@@ -519,6 +519,31 @@ def dismiss_flag(session: Session, who: Principal, flag_id: str, note: str) -> T
     return flag
 
 
+def signal_summary(
+    session: Session, who: Principal, streamer_id: str, since: dt.datetime, until: dt.datetime
+) -> list[dict[str, Any]]:
+    streamer = live_service.streamer_for(session, who, streamer_id)
+    rows = session.execute(
+        select(
+            TrustSignal.product_ref,
+            TrustSignal.kind,
+            func.sum(TrustSignal.count),
+            func.sum(TrustSignal.amount_fen),
+        )
+        .where(
+            TrustSignal.streamer_id == streamer.id,
+            TrustSignal.occurred_at > since,
+            TrustSignal.occurred_at <= until,
+        )
+        .group_by(TrustSignal.product_ref, TrustSignal.kind)
+        .order_by(TrustSignal.product_ref, TrustSignal.kind)
+    )
+    return [
+        {"product_ref": p, "kind": k, "count": int(c or 0), "amount_fen": int(a or 0)}
+        for p, k, c, a in rows
+    ]
+
+
 def alerts(session: Session, who: Principal, limit: int) -> list[TrustAlert]:
     visible = live_service.visible_streamers(who).with_only_columns(Streamer.id)
     return list(
