@@ -7,9 +7,13 @@ import os
 import platform
 import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -53,3 +57,23 @@ def write_section(name: str, body: str) -> None:
         else text.rstrip() + "\n\n" + block + "\n"
     )
     DOCS.write_text(text, encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until ``url`` answers; fail at once if the process serving it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")

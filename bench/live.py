@@ -28,7 +28,7 @@ import duckdb
 import httpx
 import pyarrow as pa
 
-from common import command_line, machine, write_section
+from common import command_line, free_port, machine, wait_http, write_section
 from hutong.live.counters import KINDS, Batch, LiveCounters
 from live_data import START, Replay
 
@@ -100,7 +100,7 @@ def over_http(replay: Replay, work: Path, per_request: int, concurrency: int) ->
     key = json.loads(
         subprocess.run([*HUTONG, "tenants", "key", "--platform", "douyin"], **run).stdout  # type: ignore[call-overload]
     )["key"]
-    port = _free_port()
+    port = free_port()
     env["HUTONG_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [*HUTONG, "serve", "--port", str(port), "--no-worker"],
@@ -110,7 +110,7 @@ def over_http(replay: Replay, work: Path, per_request: int, concurrency: int) ->
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait(url + "/healthz", server)
+        wait_http(url + "/healthz", server)
         shelf = [f"p{i}" for i in range(SHELF)]
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
@@ -183,27 +183,6 @@ def report_at_scale(views: int, orders: int) -> dict[str, float]:
         "peak": report.peak_viewers,
         "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from common import command_line, machine, tool_version, write_section
+from common import command_line, free_port, machine, tool_version, wait_http, write_section
 from hutong.payments.providers.sandbox import HEADER, sign
 
 SKUS = 1_000
@@ -62,14 +62,6 @@ class Walks:
         return self.count / self.seconds
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def database_url(name: str) -> str:
     return PG.rsplit("/", 1)[0] + "/" + name
 
@@ -83,19 +75,6 @@ def create_database(name: str) -> None:
 def drop_database(name: str) -> None:
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 def cli(env: dict[str, str], *args: str) -> str:

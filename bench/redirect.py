@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
-from common import command_line, machine, tool_version, write_section
+from common import command_line, free_port, machine, tool_version, wait_http, write_section
 from hutong import native
 from hutong.migrate import upgrade
 from hutong.store import Store, utcnow
@@ -86,14 +86,6 @@ end
 class Result:
     rps: float
     p99_ms: float
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_links(url: str, count: int) -> list[str]:
@@ -192,19 +184,6 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return parse_wrk(done.stdout)
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 def rss_mb(pid: int) -> float:
