@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Bootstrap hutong on a fresh machine and run it: migrate, seed the article's platforms and
-# link-policy history, then serve the API (with the /j/ jump listener and a worker) on :8000.
+# Bootstrap hutong on a fresh machine and run the Double 11 demo: a fresh data directory
+# (var/demo), the providers' and carriers' emulators, the scenario played through the real
+# HTTP API, then hutong keeps serving on :8000 and prints the key to sign in with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh runtime
-export HUTONG_DATA_DIR="${HUTONG_DATA_DIR:-$PWD/var}"
-.venv/bin/hutong db upgrade
-.venv/bin/hutong seed
-exec .venv/bin/hutong serve --host "${HUTONG_HOST:-127.0.0.1}" --port "${HUTONG_PORT:-8000}"
+exec .venv/bin/hutong demo --port "${HUTONG_PORT:-8000}" "$@"

@@ -369,6 +369,38 @@ def orders_expire() -> None:
         console.print(f"cancelled {expire_unpaid(session)} orders")
 
 
+@app.command("demo")
+def demo_cmd(
+    shoppers: Annotated[
+        int | None, typer.Option(help="how many shoppers (default: the scenario's)")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="a fresh directory (emptied first)")
+    ] = Path("var/demo"),
+    scenario: Annotated[
+        Path | None, typer.Option(help="a copy of sim/double11.toml to play instead")
+    ] = None,
+    serve: Annotated[bool, typer.Option(help="keep serving when the scenario is played")] = True,
+) -> None:
+    """Play Double 11 2024 through the real HTTP API (emulated providers and carriers), then
+    keep serving and print where and with which key to sign in."""
+    from hutong.sim.demo import DemoError, run_demo
+
+    try:
+        run_demo(
+            data_dir.resolve(),
+            port=port,
+            shoppers=shoppers,
+            scenario_path=scenario,
+            serve=serve,
+            console=console,
+        )
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
 @app.command("sandbox")
 def sandbox_cmd(
     provider: Annotated[

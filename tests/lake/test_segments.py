@@ -13,7 +13,13 @@ import pytest
 
 from hutong.lake.compact import compact, lake_glob
 from hutong.lake.schema import CLICKS
-from hutong.lake.segments import SealedSegment, SegmentWriter, decode_line, encode_record
+from hutong.lake.segments import (
+    SealedSegment,
+    SegmentWriter,
+    decode_line,
+    encode_record,
+    sealed_segments,
+)
 
 
 def record(i: int, ms: int) -> list[str]:
@@ -140,3 +146,22 @@ def test_concurrent_compactors_do_not_duplicate(tmp_path: Path) -> None:
     ids = lake_ids(lake)
     assert len(ids) == len(set(ids)) == 100
     assert not os.listdir(logs) or not list(logs.glob("*.log"))
+
+
+def test_an_idle_writer_seals_its_segment_on_time(tmp_path: Path) -> None:
+    writer = SegmentWriter(tmp_path, "clicks", fsync_ms=20, rotate_seconds=1)
+    try:
+        writer.append(["only", "record"])
+        assert list(sealed_segments(tmp_path, "clicks")) == []  # still being written
+        deadline = time.monotonic() + 10
+        sealed: list[SealedSegment] = []
+        while not sealed and time.monotonic() < deadline:
+            time.sleep(0.05)
+            sealed = list(sealed_segments(tmp_path, "clicks"))
+        assert [list(s.records()) for s in sealed] == [[["only", "record"]]]
+        for s in sealed:
+            s.release()
+        time.sleep(1.5)
+        assert len(list(tmp_path.glob("clicks-*.log"))) == 2  # an empty segment stays open
+    finally:
+        writer.close()

@@ -84,6 +84,7 @@ class SegmentWriter:
         self._syncer.start()
 
     def _open_segment(self) -> tuple[int, float]:
+        self._holds_records = False
         self._seq += 1
         stem = f"{self.kind}-{int(time.time() * 1000):013d}-{self.writer_id}-{self._seq:06d}"
         tmp = self.directory / f"{stem}.open"
@@ -102,6 +103,7 @@ class SegmentWriter:
             self.rotate()
         os.write(self._fd, data)
         self._dirty = True
+        self._holds_records = True
 
     def rotate(self) -> None:
         """Seal the current segment: a new one takes the writes, the old is fsync'd and closed."""
@@ -129,6 +131,10 @@ class SegmentWriter:
             time.sleep(self.fsync_interval)
             try:
                 self._sync_once()
+                if self._holds_records and time.monotonic() - self._opened >= self.rotate_seconds:
+                    # an idle writer seals on time too, so compaction sees its last records;
+                    # the old segment is closed at the next sync, as after any rotation
+                    self.rotate()
             except OSError:
                 log.exception("group fsync of the %s log failed", self.kind)
 

@@ -109,6 +109,7 @@ def play(operator: httpx.Client, scale: float = 0.001) -> LiveScene:
     ):
         scene.streamers = _streamers(operator, douyin)
         scene.session_id = _session(douyin, scene.streamers["yuhuitongxing"], scale)
+        scene.report = _ok(douyin.get(f"/v1/live/sessions/{scene.session_id}/report"))
         _october_signals(tmall, scene.streamers)
         _ok(douyin.put("/v1/trust/policy", json={"alert_below": 3.5, "hold_below": 3.0}))
         ids = {v: k for k, v in scene.streamers.items()}
