@@ -5,12 +5,13 @@ hold threshold and his commissions held, 与辉同行's record still good."""
 from __future__ import annotations
 
 from hutong.sim.live import play
+from hutong.sim.scenario import load_scenario
 from tests.conftest import LiveServer
 
 
 def test_the_penalised_streamer_is_held_and_the_session_is_reported(server: LiveServer) -> None:
     with server.client(server.world.operator_key) as operator:
-        scene = play(operator, scale=0.0002)
+        scene = play(operator, load_scenario()["live"], scale=0.0002)
         report = operator.get(f"/v1/live/sessions/{scene.session_id}/report").json()
     assert report["views"] == round(87_400_000 * 0.0002)
     assert report["orders"] == round(5_100_000 * 0.0002)

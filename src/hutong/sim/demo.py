@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
@@ -36,8 +35,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hutong.sim import live
+from hutong.sim.scenario import load_scenario
 
-SCENARIO = Path(__file__).with_name("double11.toml")
 HUTONG = [sys.executable, "-m", "hutong.cli"]
 MOBILE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -413,11 +412,6 @@ class Demo:
         outcome.settlement = _ok(operator.post("/v1/settlement/runs", json={}))
 
 
-def load_scenario(path: Path | None) -> dict[str, Any]:
-    with open(path or SCENARIO, "rb") as fh:
-        return tomllib.load(fh)
-
-
 def run_demo(
     data_dir: Path,
     *,
@@ -456,7 +450,9 @@ def run_demo(
                     progress.advance(shopping)
             scene = progress.add_task("the live scene and trust", total=1)
             outcome.live = live.play(
-                demo.clients["operator"], scale=float(scenario["demo"]["live_scale"])
+                demo.clients["operator"],
+                scenario["live"],
+                scale=float(scenario["demo"]["live_scale"]),
             )
             progress.advance(scene)
             closing = progress.add_task("attribution and settlement", total=1)
