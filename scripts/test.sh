@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh dev
+# the console's browser tests drive Debian's Chromium (with a Chinese font); install them
+# where we may (root with apt), else those tests skip, or fail under CI=true
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  packages=(chromium fonts-wqy-microhei)
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${packages[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq "${packages[@]}" >/dev/null; }
+fi
 export HUTONG_TEST_POSTGRES_URL="${HUTONG_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

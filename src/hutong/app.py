@@ -14,6 +14,7 @@ from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
+from hutong.console.views import router as console_router
 from hutong.live.api import router as live_router
 from hutong.live.trust.api import router as trust_router
 from hutong.logistics.api import public as tracking_router
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(alliances_router)
     app.include_router(live_router)
     app.include_router(trust_router)
+    app.include_router(console_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(rt: RuntimeDep) -> dict[str, object]:

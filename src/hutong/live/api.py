@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -38,6 +36,7 @@ from hutong.live.schemas import (
     StreamerIn,
     StreamerOut,
 )
+from hutong.live.stream import SSE_HEADERS, counter_events
 from hutong.live.trust import service as trust
 from hutong.tenants.principal import Principal
 
@@ -198,28 +197,8 @@ def stream_counters(
     ``interval_ms``), a comment line as a heartbeat otherwise; ``limit`` ends the stream
     after that many ``counters`` events (an EventSource reconnects by itself)."""
     live, counters = _counters(session, who, runtime, session_id)
-
-    async def events() -> AsyncIterator[str]:
-        sent, last, quiet = 0, -1, 0.0
-        while limit is None or sent < limit:
-            if await request.is_disconnected():
-                return
-            if counters.applied != last:
-                last = counters.applied
-                snap = await asyncio.to_thread(counters.snapshot)
-                body = CountersOut.model_validate(snap | {"session_id": live.id})
-                yield f"id: {last}\nevent: counters\ndata: {body.model_dump_json()}\n\n"
-                sent += 1
-                quiet = 0.0
-                continue
-            await asyncio.sleep(interval_ms / 1000)
-            quiet += interval_ms / 1000
-            if quiet >= 15:
-                yield ": still here\n\n"
-                quiet = 0.0
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    events = counter_events(request, counters, live.id, interval_ms, limit)
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.get("/v1/live/sessions/{session_id}/report", response_model=ReportOut)

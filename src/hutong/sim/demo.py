@@ -459,11 +459,12 @@ def run_demo(
             demo.attribute_and_settle(outcome)
             progress.advance(closing)
         _summary(console, outcome)
+        console.print(f"operator key (sign in with it): [bold]{key}[/bold]", soft_wrap=True)
         if serve:
             console.print(
-                f"\nhutong is serving at [bold]{demo.url}[/bold] (API docs: {demo.url}/docs)"
+                f"\nhutong is serving: the console at [bold]{demo.url}/console[/bold], "
+                f"the API's docs at {demo.url}/docs"
             )
-            console.print(f"sign in with the operator key: [bold]{key}[/bold]")
             console.print("Ctrl-C stops it.")
             server = demo.procs[-1]
             with suppress(KeyboardInterrupt):

@@ -1,0 +1,362 @@
+"""The console: server-rendered pages (Jinja2, htmx) over the same services as the API, each
+showing only the signed-in tenant's world (an operator sees all).
+
+Signing in takes a tenant's API key; the key is kept in an HttpOnly, SameSite=Strict cookie,
+sealed (AES-GCM under the deployment's key), and checked again on every page, so a revoked key
+signs the browser out. Charts are drawn by Plotly served from the installed package and htmx
+from this package's static files: nothing comes from a CDN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import plotly  # type: ignore[import-untyped]
+from fastapi import APIRouter, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hutong.api.auth import RuntimeDep
+from hutong.console import market
+from hutong.console.i18n import COOKIE as LANG_COOKIE
+from hutong.console.i18n import pick_lang, translator
+from hutong.errors import HutongError
+from hutong.live import service as live_service
+from hutong.live.models import IN_FORCE, LiveSession, Penalty, PenaltyState, Streamer
+from hutong.live.report import session_report
+from hutong.live.stream import SSE_HEADERS, counter_events
+from hutong.live.trust import service as trust
+from hutong.live.trust.models import TrustScore
+from hutong.runtime import Runtime
+from hutong.sealing import Sealer
+from hutong.tenants.models import TenantKind
+from hutong.tenants.principal import Principal
+from hutong.tenants.service import authenticate
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+KEY_COOKIE = "hutong_console"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+_env.filters["yuan"] = lambda fen: f"¥{(fen or 0) / 100:,.2f}"
+_env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
+_env.filters["num"] = lambda x: f"{x or 0:,}"
+
+
+# -- signing in ----------------------------------------------------------------------------
+def _principal(request: Request, runtime: Runtime, session: Session) -> Principal | None:
+    sealed = request.cookies.get(KEY_COOKIE)
+    if not sealed:
+        return None
+    try:
+        key = Sealer(runtime.settings.pii_key).unseal(sealed)["key"]
+        return authenticate(session, key)
+    except (HutongError, ValueError, KeyError):
+        return None
+
+
+def _page(request: Request, template: str, who: Principal | None, **context: Any) -> HTMLResponse:
+    lang = pick_lang(request)
+    body = _env.get_template(template).render(
+        t=translator(lang),
+        lang=lang,
+        other_lang="en" if lang == "zh" else "zh",
+        who=who,
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(body, headers=PAGE_HEADERS, status_code=context.get("status", 200))
+    if request.query_params.get("lang") == lang:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _signin_redirect() -> RedirectResponse:
+    return RedirectResponse("/console/signin", status_code=303)
+
+
+@router.get("", response_class=HTMLResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/console/overview", status_code=303)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin_page(request: Request) -> HTMLResponse:
+    return _page(request, "signin.html", None, error=None)
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request, runtime: RuntimeDep) -> Response:
+    form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    error = "key_required" if not key else None
+    if error is None:
+        with runtime.store.reading() as session:
+            try:
+                authenticate(session, key)
+            except HutongError:
+                error = "key_unknown"
+    if error is not None:
+        # the form again with the error beside the field (a page, not an API answer: 200)
+        return _page(request, "signin.html", None, error=error)
+    response = RedirectResponse("/console/overview", status_code=303)
+    sealed = Sealer(runtime.settings.pii_key).seal({"key": key})
+    response.set_cookie(KEY_COOKIE, sealed, httponly=True, samesite="strict", max_age=86400)
+    return response
+
+
+@router.post("/signout")
+def signout() -> RedirectResponse:
+    response = _signin_redirect()
+    response.delete_cookie(KEY_COOKIE)
+    return response
+
+
+# -- pages ---------------------------------------------------------------------------------
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+    if who is None:
+        return _signin_redirect()
+    rows = _overview_rows(runtime, who)
+    totals = {
+        key: sum(r[key] for r in rows)
+        for key in ("clicks", "orders", "paid_orders", "gmv_fen", "refunded_fen")
+    }
+    totals["conversion"] = totals["paid_orders"] / totals["clicks"] if totals["clicks"] else None
+    chart = _series_chart(rows, "gmv_fen", 0.01)
+    return _page(request, "overview.html", who, rows=rows, totals=totals, chart=chart)
+
+
+def _overview_rows(runtime: Runtime, who: Principal) -> list[dict[str, Any]]:
+    from hutong.attribution.runs import campaign_terms, engine_for
+    from hutong.insights.overview import overview, with_rates
+
+    if not who.is_operator and who.kind is not TenantKind.SHELF_PLATFORM:
+        return []
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    campaigns = campaign_terms(runtime.store)
+    with engine_for("duckdb") as engine:
+        table = overview(
+            engine,
+            runtime.settings.lake_dir,
+            campaigns,
+            today - dt.timedelta(days=30),
+            today + dt.timedelta(days=1),
+        )
+    rows = with_rates(table)
+    if not who.is_operator:
+        rows = [r for r in rows if r["platform_id"] == who.platform_id]
+    return rows
+
+
+def _series_chart(rows: list[dict[str, Any]], field: str, scale: float) -> str:
+    """Plotly traces (one per platform, by day) as JSON for console.js."""
+    traces: dict[str, dict[str, list[Any]]] = {}
+    for r in rows:
+        trace = traces.setdefault(r["platform_id"], {"x": [], "y": []})
+        trace["x"].append(str(r["day"]))
+        trace["y"].append(r[field] * scale)
+    return json.dumps([{"type": "bar", "name": name, **trace} for name, trace in traces.items()])
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live_page(request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        query = live_service.visible_sessions(who).order_by(LiveSession.starts_at.desc()).limit(50)
+        sessions = list(session.scalars(query))
+        handles = _handles(session, {s.streamer_id for s in sessions})
+        ranking = trust.ranking(session, who, None, "weighted", 50)
+    return _page(request, "live.html", who, sessions=sessions, handles=handles, ranking=ranking)
+
+
+def _handles(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Streamer.id, Streamer.handle).where(Streamer.id.in_(ids)))
+    return {streamer_id: handle for streamer_id, handle in rows}
+
+
+@router.get("/live/{session_id}", response_class=HTMLResponse)
+def session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        try:
+            live = live_service.session_for(session, who, session_id)
+        except HutongError:
+            return _page(request, "missing.html", who, status=404)
+        counters = runtime.live.counters_for(session, live)
+        snap = counters.snapshot()
+        report = session_report(live, live_service.products_of(session, live.id), snap)
+        handle = _handles(session, {live.streamer_id}).get(live.streamer_id, "")
+    minutes = [m.minute for m in report.per_minute]
+    chart = json.dumps(
+        [
+            {
+                "type": "scatter",
+                "name": "concurrent",
+                "x": minutes,
+                "y": [m.concurrent for m in report.per_minute],
+            },
+            {
+                "type": "bar",
+                "name": "orders",
+                "x": minutes,
+                "y": [m.orders for m in report.per_minute],
+                "yaxis": "y2",
+            },
+        ]
+    )
+    return _page(
+        request,
+        "session.html",
+        who,
+        live=live,
+        report=report,
+        snap=snap,
+        handle=handle,
+        chart=chart,
+    )
+
+
+@router.get("/live/{session_id}/stream")
+def session_stream(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return Response(status_code=401)
+        try:
+            live = live_service.session_for(session, who, session_id)
+        except HutongError:
+            return Response(status_code=404)
+        counters = runtime.live.counters_for(session, live)
+    events = counter_events(request, counters, live.id, 1_000, None)
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/streamers/{streamer_id}", response_class=HTMLResponse)
+def streamer_page(streamer_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        try:
+            streamer = live_service.streamer_for(session, who, streamer_id)
+        except HutongError:
+            return _page(request, "missing.html", who, status=404)
+        latest = trust.latest(session, streamer.id)
+        history = list(
+            session.scalars(
+                select(TrustScore)
+                .where(TrustScore.streamer_id == streamer.id)
+                .order_by(TrustScore.id.desc())
+                .limit(20)
+            )
+        )
+        penalties = list(
+            session.scalars(
+                select(Penalty)
+                .where(Penalty.streamer_id == streamer.id)
+                .order_by(Penalty.occurred_at)
+            )
+        )
+        flags = trust.flags_of(session, who, streamer.id)
+    in_force = {s.value for s in IN_FORCE}
+    chart = json.dumps(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [f["deduction_cp"] / 100 for f in latest.factors],
+                "y": [f["factor"] for f in latest.factors],
+            }
+        ]
+        if latest is not None
+        else []
+    )
+    return _page(
+        request,
+        "streamer.html",
+        who,
+        streamer=streamer,
+        latest=latest,
+        history=history,
+        penalties=penalties,
+        flags=flags,
+        in_force=in_force,
+        chart=chart,
+        revoked=PenaltyState.REVOKED.value,
+    )
+
+
+@router.get("/market", response_class=HTMLResponse)
+def market_page(request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        biggest = session.scalars(live_service.visible_sessions(who)).all()
+        measured = []
+        for live in biggest[:5]:
+            snap = runtime.live.counters_for(session, live).snapshot()
+            measured.append((live, snap))
+    charts = {
+        f.key: json.dumps(
+            [{"type": "bar", "x": [p for p, _ in f.points], "y": [v for _, v in f.points]}]
+        )
+        for f in market.FIGURES
+    }
+    return _page(
+        request, "market.html", who, figures=market.FIGURES, charts=charts, measured=measured
+    )
+
+
+# -- static files --------------------------------------------------------------------------
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=_cached())
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    path = STATIC / name
+    if not re.fullmatch(r"[\w.\-]+", name) or not path.is_file():
+        return Response(status_code=404)
+    kind = {".js": "text/javascript", ".css": "text/css"}.get(
+        path.suffix, "application/octet-stream"
+    )
+    return FileResponse(path, media_type=kind, headers=_cached())
+
+
+def _cached() -> dict[str, str]:
+    return {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}

@@ -1,0 +1,171 @@
+"""The README's first command, end to end: `hutong demo` on a fresh directory plays Double 11
+through the real API (emulated providers and carriers as their own processes); then `hutong
+serve` on what it left, and a real browser (Debian's Chromium driven by Playwright) signs in
+and reads every console page: figures not empty, no console error, a screenshot of each kept
+in docs/console/."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+HUTONG = [sys.executable, "-m", "hutong.cli"]
+
+
+@dataclass
+class Demo:
+    data: Path
+    url: str
+    key: str
+    output: str
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    data = tmp_path_factory.mktemp("demo") / "data"
+    data.mkdir()
+    (data / "stale").write_text("a previous run")  # the demo starts from a fresh directory
+    done = subprocess.run(
+        [
+            *HUTONG,
+            "demo",
+            "--shoppers",
+            "16",
+            "--no-serve",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    key = re.search(r"htk_[\w-]+", done.stdout)
+    assert key is not None, done.stdout[-500:]
+    port = free_port()
+    env = {
+        **os.environ,
+        "HUTONG_DATA_DIR": str(data),
+        "HUTONG_DATABASE_URL": f"sqlite:///{data / 'hutong.sqlite3'}",
+        "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HUTONG_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [*HUTONG, "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        yield Demo(data, url, key.group(0), done.stdout)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_the_demo_played_double11_through_the_api(demo: Demo) -> None:
+    assert not (demo.data / "stale").exists()
+    assert "16 shoppers" in demo.output and "2 commission holds" in demo.output
+    db = sqlite3.connect(demo.data / "hutong.sqlite3")
+
+    def one(sql: str) -> int:
+        return int(db.execute(sql).fetchone()[0])
+
+    orders = one("SELECT count(*) FROM orders")
+    assert orders > 0 and one("SELECT count(*) FROM orders WHERE paid_at IS NOT NULL") == orders
+    # every payment was confirmed by the provider's signed notification
+    assert one("SELECT count(*) FROM payment_notices") >= orders
+    providers = {r[0] for r in db.execute("SELECT DISTINCT provider FROM payments")}
+    assert providers and providers <= {"alipay", "wechatpay", "unionpay"}
+    assert one("SELECT count(*) FROM conversions") == orders
+    assert one("SELECT count(*) FROM shipments") == orders
+    assert one("SELECT count(*) FROM attribution_runs") == 1
+    assert one("SELECT count(*) FROM live_sessions") == 1
+    assert one("SELECT count(*) FROM payee_holds") == 2
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing at /usr/bin/chromium (scripts/test.sh installs it)")
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"],
+        )
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        page.goto(demo.url + "/console")
+        assert page.url.endswith("/console/signin")
+        page.fill("#key", "htk_wrong_key")
+        page.click("button[type=submit]")
+        assert page.locator("#key-error").inner_text() == "这个密钥无效或已吊销"  # beside the field
+        page.fill("#key", demo.key)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/console/overview")
+        gmv = page.locator("#total-gmv").inner_text()
+        assert gmv.startswith("¥") and gmv != "¥0.00"
+        page.locator(".chart .plot-container").first.wait_for()  # Plotly drew, from our server
+        page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+
+        page.click("text=English")
+        assert page.locator("h1").first.inner_text() == "Overview"
+        page.click("nav >> text=Live")
+        rows = page.locator("#ranking tbody tr")
+        assert rows.count() == 3
+        page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+
+        page.locator("a[href^='/console/live/lvs_']").first.click()
+        views = page.locator("[data-counter=views]")
+        assert int(views.inner_text().replace(",", "")) > 0
+        page.wait_for_function("document.getElementById('live-status').dataset.applied > 0")
+        page.screenshot(path=str(SHOTS / "session.png"), full_page=True)
+
+        page.goto(demo.url + "/console/live")
+        page.locator("#ranking a", has_text="@xiaoyangge").click()
+        assert float(page.locator("#score").inner_text()) < 3.0
+        assert page.locator("#explanation tbody tr").count() == 7
+        page.screenshot(path=str(SHOTS / "streamer.png"), full_page=True)
+
+        page.click("nav >> text=Market")
+        assert "8740" in page.content() and page.locator("blockquote").count() == 5
+        page.screenshot(path=str(SHOTS / "market.png"), full_page=True)
+        browser.close()
+    assert errors == []
