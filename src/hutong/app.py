@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
-from hutong.api.requestid import RequestIdMiddleware
+from hutong.api.requestid import RequestIdMiddleware, metrics_text
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
 from hutong.console.views import router as console_router
@@ -79,5 +80,11 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
             "links": len(rt.cache.links),
             "change_seq": rt.cache.last_seq,
         }
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Requests served by this process per method, route template and status class, in
+        Prometheus' text format (the /j/ fast path keeps its own click log instead)."""
+        return PlainTextResponse(metrics_text(), media_type="text/plain; version=0.0.4")
 
     return app

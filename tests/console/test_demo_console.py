@@ -6,6 +6,7 @@ in docs/console/."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -109,6 +110,15 @@ def test_the_demo_played_double11_through_the_api(demo: Demo) -> None:
     assert one("SELECT count(*) FROM attribution_runs") == 1
     assert one("SELECT count(*) FROM live_sessions") == 1
     assert one("SELECT count(*) FROM payee_holds") == 2
+    # the data came through the HTTP API: the server's own request counts say so
+    served = json.loads((demo.data / "demo-summary.json").read_text())["requests"]
+    assert served["POST /v1/orders 2xx"] == orders
+    assert served["POST /v1/orders/{order_id}/payments 2xx"] == orders
+    notified = sum(n for k, n in served.items() if k.startswith("POST /notify/") and "2xx" in k)
+    assert notified >= orders
+    assert served["POST /v1/orders/{order_id}/shipments 2xx"] == orders
+    assert served["POST /v1/live/sessions/{session_id}/events 2xx"] >= 1
+    assert served["POST /v1/attribution/runs 2xx"] == 1
 
 
 @pytest.mark.slow
@@ -163,6 +173,33 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         assert float(page.locator("#score").inner_text()) < 3.0
         assert page.locator("#explanation tbody tr").count() == 7
         page.screenshot(path=str(SHOTS / "streamer.png"), full_page=True)
+
+        page.click("nav >> text=Traffic")
+        assert page.locator("#campaigns tbody tr").count() == 3
+        assert page.locator("#policies tbody tr").count() > 5  # the article's policy history
+        page.screenshot(path=str(SHOTS / "traffic.png"), full_page=True)
+
+        page.click("nav >> text=Orders")
+        assert page.locator("#orders tbody tr").count() > 0
+        page.locator("#orders a").first.click()
+        states = page.locator("#states tbody td:nth-child(3)").all_inner_texts()
+        assert states[:2] == ["created", "paid"] and "delivered" in states
+        assert page.locator("#notices tbody tr").count() >= 1  # the provider's notification
+        assert page.locator(".tracking tbody tr").count() >= 1  # the carrier's tracking
+        page.screenshot(path=str(SHOTS / "order.png"), full_page=True)
+
+        page.click("nav >> text=Attribution")
+        assert page.locator("#compare tbody tr").count() > 0
+        headers = page.locator("#compare thead th").all_inner_texts()
+        assert {"last_click", "markov"} <= set(headers)  # the models side by side
+        page.screenshot(path=str(SHOTS / "attribution.png"), full_page=True)
+
+        page.click("nav >> text=Settlement")
+        assert page.locator("#lines tbody tr").count() > 0
+        with page.expect_download() as download:
+            page.click("#csv")
+        assert download.value.suggested_filename.endswith(".csv")
+        page.screenshot(path=str(SHOTS / "settlement.png"), full_page=True)
 
         page.click("nav >> text=Market")
         assert "8740" in page.content() and page.locator("blockquote").count() == 5

@@ -319,6 +319,222 @@ def streamer_page(streamer_id: str, request: Request, runtime: RuntimeDep) -> Re
     )
 
 
+@router.get("/traffic", response_class=HTMLResponse)
+def traffic_page(request: Request, runtime: RuntimeDep) -> Response:
+    from hutong.traffic import queries as traffic
+    from hutong.traffic.models import Link, LinkPolicy
+
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        placements = list(session.scalars(traffic.placements(who).limit(200)))
+        campaigns = list(session.scalars(traffic.campaigns(who).limit(200)))
+        ids = [c.id for c in campaigns]
+        links = list(session.scalars(select(Link).where(Link.campaign_id.in_(ids)).limit(500)))
+        policies = list(
+            session.scalars(
+                select(LinkPolicy).order_by(LinkPolicy.source_platform_id, LinkPolicy.valid_from)
+            )
+        )
+    return _page(
+        request,
+        "traffic.html",
+        who,
+        placements=placements,
+        campaigns=campaigns,
+        links=links,
+        policies=policies,
+        public_url=runtime.settings.public_url,
+    )
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_page(request: Request, runtime: RuntimeDep) -> Response:
+    from hutong.commerce import queries as commerce
+    from hutong.commerce.models import Order
+
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        orders = list(
+            session.scalars(commerce.orders(who).order_by(Order.created_at.desc()).limit(200))
+        )
+    return _page(request, "orders.html", who, orders=orders)
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(order_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """An order's whole walk on one page: the jump, the order's states, the payments and the
+    providers' notifications, the parcels and their tracking, the refunds."""
+    from hutong.commerce import queries as commerce
+    from hutong.logistics.models import Shipment, TrackingEvent
+    from hutong.payments.models import Payment, PaymentNotice, Refund
+    from hutong.traffic.models import Conversion
+
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        try:
+            order = commerce.order_for(session, who, order_id)
+        except HutongError:
+            return _page(request, "missing.html", who, status=404)
+        events = commerce.events_of(session, order.id)
+        lines = commerce.lines_of(session, order.id)
+        payments = list(session.scalars(select(Payment).where(Payment.order_id == order.id)))
+        notices = list(
+            session.scalars(
+                select(PaymentNotice)
+                .where(PaymentNotice.payment_id.in_([p.id for p in payments]))
+                .order_by(PaymentNotice.received_at)
+            )
+        )
+        refunds = list(session.scalars(select(Refund).where(Refund.order_id == order.id)))
+        shipments = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
+        tracking = list(
+            session.scalars(
+                select(TrackingEvent)
+                .where(TrackingEvent.shipment_id.in_([s.id for s in shipments]))
+                .order_by(TrackingEvent.occurred_at)
+            )
+        )
+        conversion = session.scalar(select(Conversion).where(Conversion.order_ref == order.id))
+    return _page(
+        request,
+        "order.html",
+        who,
+        order=order,
+        events=events,
+        lines=lines,
+        payments=payments,
+        notices=notices,
+        refunds=refunds,
+        shipments=shipments,
+        tracking=tracking,
+        conversion=conversion,
+    )
+
+
+@router.get("/attribution", response_class=HTMLResponse)
+def attribution_page(
+    request: Request, runtime: RuntimeDep, by: str = "source_platform"
+) -> Response:
+    """The latest run's models side by side, by the dimension chosen."""
+    from hutong.attribution import reports
+    from hutong.attribution.models import AttributionRun
+
+    if by not in reports.DIMENSIONS:
+        by = "source_platform"
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        run = session.scalar(
+            select(AttributionRun)
+            .where(AttributionRun.state == "done")
+            .order_by(AttributionRun.started_at.desc())
+            .limit(1)
+        )
+        rows: list[dict[str, Any]] = []
+        if run is not None:
+            table = reports.visibility(session, who).apply(
+                reports.credits_of(runtime.settings.lake_dir, run)
+            )
+            rows = reports.compare(table, run.models, by)
+    chart = json.dumps(
+        [
+            {
+                "type": "bar",
+                "name": model,
+                "x": [r["key"] or "—" for r in rows],
+                "y": [r["credits_fen"].get(model, 0) / 100 for r in rows],
+            }
+            for model in (run.models if run is not None else [])
+        ]
+    )
+    return _page(
+        request,
+        "attribution.html",
+        who,
+        run=run,
+        rows=rows,
+        by=by,
+        dimensions=reports.DIMENSIONS,
+        chart=chart,
+    )
+
+
+@router.get("/settlement", response_class=HTMLResponse)
+def settlement_page(
+    request: Request, runtime: RuntimeDep, period: str | None = None, party: str | None = None
+) -> Response:
+    """A party's statement for a month, with its downloads: one's own; the operator chooses
+    among the parties with lines in the month."""
+    from hutong.settlement import statements
+    from hutong.settlement.models import JournalLine, Period
+
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        periods = [p.id for p in session.scalars(select(Period).order_by(Period.id.desc()))]
+        chosen = period if period in periods else (periods[0] if periods else None)
+        parties = [who.tenant_id]
+        if who.is_operator and chosen:
+            parties = (
+                list(
+                    session.scalars(
+                        select(JournalLine.tenant_id)
+                        .where(JournalLine.period_id == chosen)
+                        .group_by(JournalLine.tenant_id)
+                        .order_by(JournalLine.tenant_id)
+                    )
+                )
+                or parties
+            )
+        whose = party if party in parties else parties[0]
+        found = statements.statement(session, whose, chosen) if chosen else None
+    return _page(
+        request,
+        "settlement.html",
+        who,
+        periods=periods,
+        period=chosen,
+        statement=found,
+        parties=parties,
+        party=whose,
+    )
+
+
+@router.get("/settlement/{period_id}/statement.{fmt}")
+def statement_file(
+    period_id: str, fmt: str, request: Request, runtime: RuntimeDep, party: str | None = None
+) -> Response:
+    from hutong.settlement import statements
+
+    if fmt not in ("csv", "xlsx"):
+        return Response(status_code=404)
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return Response(status_code=401)
+        whose = party if who.is_operator and party else who.tenant_id
+        try:
+            found = statements.statement(session, whose, period_id)
+        except HutongError:
+            return Response(status_code=404)
+    name = f"hutong-statement-{period_id}-{whose}.{fmt}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(
+            statements.to_csv(found), media_type="text/csv; charset=utf-8", headers=disposition
+        )
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(statements.to_xlsx(found), media_type=kind, headers=disposition)
+
+
 @router.get("/market", response_class=HTMLResponse)
 def market_page(request: Request, runtime: RuntimeDep) -> Response:
     with runtime.store.reading() as session:

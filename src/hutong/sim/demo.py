@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -63,6 +64,21 @@ class Outcome:
     attribution_run: str = ""
     settlement: dict[str, Any] = field(default_factory=dict)
     live: live.LiveScene | None = None
+    requests: dict[str, int] = field(default_factory=dict)  # "POST /v1/orders 2xx" -> count
+
+    def write(self, path: Path) -> None:
+        """The summary as JSON beside the data (the console test reads it)."""
+        body = {
+            "url": self.url,
+            "shoppers": self.shoppers,
+            "counts": dict(self.counts),
+            "gmv_fen": self.gmv_fen,
+            "attribution_run": self.attribution_run,
+            "settlement": self.settlement,
+            "live_session": self.live.session_id if self.live else None,
+            "requests": self.requests,
+        }
+        path.write_text(json.dumps(body, ensure_ascii=False, indent=1))
 
 
 def _free_port() -> int:
@@ -115,7 +131,7 @@ class Demo:
         self.url = f"http://127.0.0.1:{port}"
         self.console = console
         self.shoppers = shoppers or int(scenario["demo"]["shoppers"])
-        self.rnd = random.Random(int(scenario["demo"]["seed"]))
+        self.seed = int(scenario["demo"]["seed"])
         self.env = {
             **os.environ,
             "HUTONG_DATA_DIR": str(data_dir),
@@ -274,6 +290,7 @@ class Demo:
             self.links[c["key"]] = link | {"buyer": c["buyer"], "weight": c["weight"]}
             passcode = _ok(buyer.post(f"/v1/links/{link['id']}/passcodes", json={"ttl_days": 7}))
             self.passcodes[c["key"]] = passcode["passcode"]
+        self._wait_for_links()
         for product in self.scenario["products"]:
             made = _ok(
                 self.platform(product["seller"]).post(
@@ -282,12 +299,19 @@ class Demo:
             )
             self.skus.setdefault(product["seller"], []).extend(made["skus"])
 
+    def _wait_for_links(self) -> None:
+        """The server answers /j/ from its cache of links, which follows the store's change
+        feed (every 500 ms): shoppers start once every link is there."""
+        wanted = len(self.links)
+        if not _until(lambda: _ok(httpx.get(self.url + "/healthz"))["links"] >= wanted, 30):
+            raise DemoError("the server's link cache did not pick up the campaigns' links")
+
     # -- shoppers --------------------------------------------------------------------------
     def shop(self, n: int) -> Counter[str]:
         """One shopper: an impression, a tap, maybe an order, paid, shipped, received."""
         seen: Counter[str] = Counter()
         keys = list(self.links)
-        rnd = random.Random(self.rnd.random() + n)
+        rnd = random.Random(self.seed * 1_000_003 + n)  # each shopper the same on every run
         key = rnd.choices(keys, weights=[self.links[k]["weight"] for k in keys])[0]
         link = self.links[key]
         device = f"OAID-{n:06d}"
@@ -410,6 +434,7 @@ class Demo:
         )
         outcome.attribution_run = run["id"]
         outcome.settlement = _ok(operator.post("/v1/settlement/runs", json={}))
+        outcome.requests = _served(httpx.get(self.url + "/metrics", timeout=30).text)
 
 
 def run_demo(
@@ -459,6 +484,7 @@ def run_demo(
             demo.attribute_and_settle(outcome)
             progress.advance(closing)
         _summary(console, outcome)
+        outcome.write(data_dir / "demo-summary.json")
         console.print(f"operator key (sign in with it): [bold]{key}[/bold]", soft_wrap=True)
         if serve:
             console.print(
@@ -472,6 +498,21 @@ def run_demo(
     return outcome
 
 
+def _served(metrics: str) -> dict[str, int]:
+    """The server's own request counts, from its /metrics."""
+    served = {}
+    for line in metrics.splitlines():
+        match = re.match(
+            r'hutong_http_requests_total\{method="(\w+)",route="([^"]*)",'
+            r'status="(\w+)"\} (\d+)',
+            line,
+        )
+        if match:
+            method, route, status, count = match.groups()
+            served[f"{method} {route} {status}"] = int(count)
+    return served
+
+
 def _summary(console: Console, o: Outcome) -> None:
     c = o.counts
     console.print(
@@ -482,6 +523,8 @@ def _summary(console: Console, o: Outcome) -> None:
     shipped = ", ".join(f"{k[8:]} {v}" for k, v in sorted(c.items()) if k.startswith("shipped_"))
     console.print(f"paid: {paid or 'none'}; shipped: {shipped or 'none'}; refunds {c['refunds']}")
     console.print(f"attribution run {o.attribution_run}; settlement: {o.settlement}")
+    api_calls = sum(n for k, n in o.requests.items() if " /v1/" in k or " /notify/" in k)
+    console.print(f"the server answered {api_calls:,} API requests and notifications")
     if o.live is not None:
         r = o.live.report
         console.print(
