@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         page.locator("a[href^='/console/live/lvs_']").first.click()
         views = page.locator("[data-counter=views]")
         assert int(views.inner_text().replace(",", "")) > 0
-        page.wait_for_function("document.getElementById('live-status').dataset.applied > 0")
+        status = page.wait_for_selector("#live-status[data-applied]")  # the first SSE event
+        assert status is not None and int(status.get_attribute("data-applied") or 0) > 0
         page.screenshot(path=str(SHOTS / "session.png"), full_page=True)
 
         page.goto(demo.url + "/console/live")
@@ -186,6 +188,16 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         assert states[:2] == ["created", "paid"] and "delivered" in states
         assert page.locator("#notices tbody tr").count() >= 1  # the provider's notification
         assert page.locator(".tracking tbody tr").count() >= 1  # the carrier's tracking
+        refunds = page.locator("#refunds tbody tr").count()
+        page.fill("#amount", "1.234")  # finer than a fen: refused beside the field
+        page.click("#refund-form button")
+        assert page.locator("#amount-error").inner_text() == (
+            "Enter an amount in yuan, at most two decimals"
+        )
+        page.fill("#amount", "1.50")
+        page.click("#refund-form button")
+        page.wait_for_selector("#refunds tbody tr")
+        assert page.locator("#refunds tbody tr").count() == refunds + 1
         page.screenshot(path=str(SHOTS / "order.png"), full_page=True)
 
         page.click("nav >> text=Attribution")
@@ -206,3 +218,53 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         page.screenshot(path=str(SHOTS / "market.png"), full_page=True)
         browser.close()
     assert errors == []
+
+
+@pytest.mark.slow
+def test_a_seller_acts_in_the_console(demo: Demo) -> None:
+    """Forms: a carrier rule, a campaign with its link; errors beside the field, in zh."""
+    operator = httpx.Client(base_url=demo.url, headers={"Authorization": f"Bearer {demo.key}"})
+    tenants = operator.get("/v1/tenants").json()
+    taobao = next(t for t in tenants if t["platform_id"] == "taobao")
+    key = operator.post(f"/v1/tenants/{taobao['id']}/keys", json={"role": "admin"}).json()["key"]
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    with httpx.Client(base_url=demo.url, follow_redirects=False) as browser:
+        assert browser.post("/console/signin", content=f"key={key}", headers=form).is_redirect
+        bad = browser.post("/console/carrier-rule?lang=zh", content="mode=bogus", headers=form)
+        assert bad.status_code == 200 and "格式不正确" in bad.text  # beside the field, in zh
+        done = browser.post(
+            "/console/carrier-rule", content="mode=fastest&carriers=zto&carriers=jd", headers=form
+        )
+        assert done.status_code == 303
+        page = browser.get("/console/traffic").text
+        placement = re.search(r'<option value="(plc_\w+)"', page)
+        assert placement is not None
+        campaign = {
+            "name": "天猫 双12 预热",
+            "placement": placement.group(1),
+            "billing_model": "cpc",
+            "price": "0.8",
+            "budget": "5000",
+            "target_kind": "activity",
+            "web_url": "https://evil.example.com/phish",
+        }
+        auth = {"Authorization": f"Bearer {key}"}
+        before = len(httpx.get(demo.url + "/v1/campaigns", headers=auth).json())
+        refused = browser.post(
+            "/console/campaigns?lang=zh",
+            content=urllib.parse.urlencode(campaign),
+            headers=form,
+        )
+        assert 'id="web_url-error"' in refused.text  # a target off Taobao's domains
+        assert len(httpx.get(demo.url + "/v1/campaigns", headers=auth).json()) == before
+        campaign["web_url"] = "https://pages.tmall.com/wow/double12"
+        made = browser.post(
+            "/console/campaigns", content=urllib.parse.urlencode(campaign), headers=form
+        )
+        assert made.status_code == 303
+        mine = httpx.get(demo.url + "/v1/campaigns", headers=auth)
+        assert len(mine.json()) == before + 1
+        assert any(c["name"] == "天猫 双12 预热" and c["cpc_fen"] == 80 for c in mine.json())
+    rule = httpx.get(demo.url + "/v1/carrier-rule", headers={"Authorization": f"Bearer {key}"})
+    assert rule.json()["mode"] == "fastest" and rule.json()["carriers"] == ["zto", "jd"]
+    operator.close()

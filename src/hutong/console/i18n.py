@@ -141,6 +141,23 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "account": ("科目", "Account"),
     "kind": ("类型", "Kind"),
     "download": ("下载", "Download"),
+    "refund_form": ("退款", "Refund"),
+    "amount_yuan": ("金额（元）", "Amount (yuan)"),
+    "do_refund": ("退款", "Refund"),
+    "carrier_rule": ("选择承运商的规则", "How orders choose a carrier"),
+    "mode": ("方式", "Mode"),
+    "mode_fixed": ("固定", "fixed"),
+    "mode_cheapest": ("最便宜", "cheapest"),
+    "mode_fastest": ("最快", "fastest"),
+    "mode_preference": ("按顺序优先", "by preference"),
+    "ship_from": ("发货地", "Ships from"),
+    "save": ("保存", "Save"),
+    "new_campaign": ("新建投放计划和链接", "A new campaign and its link"),
+    "placement": ("广告位", "Placement"),
+    "price_hint": ("单价（元）或佣金比例（%）", "Price (yuan) or commission rate (%)"),
+    "budget_yuan": ("预算（元）", "Budget (yuan)"),
+    "landing": ("落地页网址", "Landing page URL"),
+    "create": ("创建", "Create"),
 }
 
 

@@ -9,6 +9,7 @@ from this package's static files: nothing comes from a CDN.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -26,11 +27,12 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hutong.api.auth import RuntimeDep
-from hutong.console import market
+from hutong.console import forms, market
 from hutong.console.i18n import COOKIE as LANG_COOKIE
 from hutong.console.i18n import pick_lang, translator
 from hutong.errors import HutongError
@@ -321,13 +323,19 @@ def streamer_page(streamer_id: str, request: Request, runtime: RuntimeDep) -> Re
 
 @router.get("/traffic", response_class=HTMLResponse)
 def traffic_page(request: Request, runtime: RuntimeDep) -> Response:
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+    if who is None:
+        return _signin_redirect()
+    context = _traffic_context(runtime, who)
+    return _page(request, "traffic.html", who, errors={}, form={}, **context)
+
+
+def _traffic_context(runtime: Runtime, who: Principal) -> dict[str, Any]:
     from hutong.traffic import queries as traffic
     from hutong.traffic.models import Link, LinkPolicy
 
     with runtime.store.reading() as session:
-        who = _principal(request, runtime, session)
-        if who is None:
-            return _signin_redirect()
         placements = list(session.scalars(traffic.placements(who).limit(200)))
         campaigns = list(session.scalars(traffic.campaigns(who).limit(200)))
         ids = [c.id for c in campaigns]
@@ -337,84 +345,268 @@ def traffic_page(request: Request, runtime: RuntimeDep) -> Response:
                 select(LinkPolicy).order_by(LinkPolicy.source_platform_id, LinkPolicy.valid_from)
             )
         )
-    return _page(
-        request,
-        "traffic.html",
-        who,
-        placements=placements,
-        campaigns=campaigns,
-        links=links,
-        policies=policies,
-        public_url=runtime.settings.public_url,
-    )
+    buyer = who.kind in (TenantKind.SHELF_PLATFORM, TenantKind.MERCHANT)
+    return {
+        "placements": placements,
+        "campaigns": campaigns,
+        "links": links,
+        "policies": policies,
+        "public_url": runtime.settings.public_url,
+        "buyer": buyer,
+    }
+
+
+CAMPAIGN_FIELDS = {  # the API's field: the form's
+    "placement_ids": "placement",
+    "cpc_fen": "price",
+    "cpm_fen": "price",
+    "cps_rate_bp": "price",
+    "budget_fen": "budget",
+}
+
+
+class _Refused(Exception):
+    """A form's errors: raised inside the transaction so that nothing of it is kept."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@router.post("/campaigns", response_class=HTMLResponse)
+async def campaign_form(request: Request, runtime: RuntimeDep) -> Response:
+    """A buyer creates a campaign on one placement and its tracked link, in one go."""
+    lang = pick_lang(request)
+    form = await forms.read_form(request)
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+    if who is None:
+        return _signin_redirect()
+    try:
+        with runtime.store.transaction() as session:
+            _create_campaign(session, who, runtime, form, lang)
+    except _Refused as refused:
+        return _traffic_with(request, runtime, who, refused.errors, form)
+    except HutongError as exc:
+        field = "web_url" if exc.code == "invalid_target" else "name"
+        return _traffic_with(request, runtime, who, {field: str(exc)}, form)
+    return RedirectResponse("/console/traffic", status_code=303)
+
+
+def _create_campaign(
+    session: Session, who: Principal, runtime: Runtime, form: dict[str, list[str]], lang: str
+) -> None:
+    from hutong.commerce.catalog import seller_platform
+    from hutong.traffic import service as traffic_service
+    from hutong.traffic.schemas import CampaignIn, LinkIn
+
+    billing = forms.first(form, "billing_model")
+    try:
+        price = forms.fen_of(form, "price")  # fen for CPC and CPM; basis points for CPS
+        budget = forms.fen_of(form, "budget")
+    except forms.FieldError as exc:
+        raise _Refused({exc.field: forms.message(exc.kind, lang)}) from exc
+    now = dt.datetime.now(dt.UTC)
+    try:
+        campaign_in = CampaignIn(
+            name=forms.first(form, "name"),
+            target_platform_id=seller_platform(session, who),
+            placement_ids=[forms.first(form, "placement")],
+            billing_model=billing,
+            cpc_fen=price if billing == "cpc" else 0,
+            cpm_fen=price if billing == "cpm" else 0,
+            cps_rate_bp=price if billing == "cps" else 0,  # 6.00 (%) is 600 basis points
+            budget_fen=budget,
+            starts_at=now,
+            ends_at=now + dt.timedelta(days=30),
+        )
+        campaign = traffic_service.create_campaign(session, who, campaign_in)
+        link_in = LinkIn(
+            campaign_id=campaign.id,
+            placement_id=campaign_in.placement_ids[0],
+            target_kind=forms.first(form, "target_kind") or "activity",
+            web_url=forms.first(form, "web_url"),
+        )
+    except ValidationError as exc:
+        raise _Refused(forms.errors_of(exc, lang, CAMPAIGN_FIELDS)) from exc
+    traffic_service.create_link(session, who, link_in, runtime.settings.passcode_ttl_days)
+
+
+def _traffic_with(
+    request: Request,
+    runtime: Runtime,
+    who: Principal,
+    errors: dict[str, str],
+    form: dict[str, list[str]],
+) -> HTMLResponse:
+    context = _traffic_context(runtime, who)
+    flat = {k: v[0] for k, v in form.items()}
+    return _page(request, "traffic.html", who, errors=errors, form=flat, **context)
 
 
 @router.get("/orders", response_class=HTMLResponse)
 def orders_page(request: Request, runtime: RuntimeDep) -> Response:
-    from hutong.commerce import queries as commerce
-    from hutong.commerce.models import Order
-
     with runtime.store.reading() as session:
         who = _principal(request, runtime, session)
-        if who is None:
-            return _signin_redirect()
+    if who is None:
+        return _signin_redirect()
+    return _page(request, "orders.html", who, errors={}, form={}, **_orders_context(runtime, who))
+
+
+def _orders_context(runtime: Runtime, who: Principal) -> dict[str, Any]:
+    from hutong.commerce import queries as commerce
+    from hutong.commerce.models import Order
+    from hutong.logistics.models import CarrierRule
+
+    with runtime.store.reading() as session:
         orders = list(
             session.scalars(commerce.orders(who).order_by(Order.created_at.desc()).limit(200))
         )
-    return _page(request, "orders.html", who, orders=orders)
+        rule = session.get(CarrierRule, who.tenant_id)
+    seller = who.kind in (TenantKind.SHELF_PLATFORM, TenantKind.MERCHANT)
+    return {
+        "orders": orders,
+        "rule": rule,
+        "seller": seller,
+        "carriers": sorted(runtime.logistics.carriers),
+    }
+
+
+def _order_context(session: Session, who: Principal, order_id: str) -> dict[str, Any]:
+    from hutong.commerce import queries as commerce
+    from hutong.logistics.models import Shipment, TrackingEvent
+    from hutong.payments.models import Payment, PaymentNotice, Refund
+    from hutong.traffic.models import Conversion
+
+    order = commerce.order_for(session, who, order_id)
+    payments = list(session.scalars(select(Payment).where(Payment.order_id == order.id)))
+    shipments = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
+    return {
+        "order": order,
+        "events": commerce.events_of(session, order.id),
+        "lines": commerce.lines_of(session, order.id),
+        "payments": payments,
+        "notices": list(
+            session.scalars(
+                select(PaymentNotice)
+                .where(PaymentNotice.payment_id.in_([p.id for p in payments]))
+                .order_by(PaymentNotice.received_at)
+            )
+        ),
+        "refunds": list(session.scalars(select(Refund).where(Refund.order_id == order.id))),
+        "shipments": shipments,
+        "tracking": list(
+            session.scalars(
+                select(TrackingEvent)
+                .where(TrackingEvent.shipment_id.in_([s.id for s in shipments]))
+                .order_by(TrackingEvent.occurred_at)
+            )
+        ),
+        "conversion": session.scalar(select(Conversion).where(Conversion.order_ref == order.id)),
+        "may_refund": who.is_operator or order.seller_id == who.tenant_id,
+    }
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(order_id: str, request: Request, runtime: RuntimeDep) -> Response:
     """An order's whole walk on one page: the jump, the order's states, the payments and the
     providers' notifications, the parcels and their tracking, the refunds."""
-    from hutong.commerce import queries as commerce
-    from hutong.logistics.models import Shipment, TrackingEvent
-    from hutong.payments.models import Payment, PaymentNotice, Refund
-    from hutong.traffic.models import Conversion
-
     with runtime.store.reading() as session:
         who = _principal(request, runtime, session)
         if who is None:
             return _signin_redirect()
         try:
-            order = commerce.order_for(session, who, order_id)
+            context = _order_context(session, who, order_id)
         except HutongError:
             return _page(request, "missing.html", who, status=404)
-        events = commerce.events_of(session, order.id)
-        lines = commerce.lines_of(session, order.id)
-        payments = list(session.scalars(select(Payment).where(Payment.order_id == order.id)))
-        notices = list(
-            session.scalars(
-                select(PaymentNotice)
-                .where(PaymentNotice.payment_id.in_([p.id for p in payments]))
-                .order_by(PaymentNotice.received_at)
-            )
+    return _page(request, "order.html", who, errors={}, form={}, **context)
+
+
+REFUND_ERRORS = {  # a service's error code: (zh, en), beside the amount
+    "refund_exceeds_paid": ("超过了还能退的金额", "More than what is left to refund"),
+    "conflict": ("这笔订单现在不能退款", "This order cannot be refunded now"),
+}
+
+
+@router.post("/orders/{order_id}/refund", response_class=HTMLResponse)
+async def refund_form(order_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Refund part of an order: the amount in yuan, through the providers that took it."""
+    from hutong.payments.service import refund_order
+
+    lang = pick_lang(request)
+    form = await forms.read_form(request)
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+    if who is None:
+        return _signin_redirect()
+    errors: dict[str, str] = {}
+    try:
+        fen = forms.fen_of(form, "amount")
+        await asyncio.to_thread(
+            refund_order, runtime.payments, who, order_id, fen, forms.first(form, "reason")[:200]
         )
-        refunds = list(session.scalars(select(Refund).where(Refund.order_id == order.id)))
-        shipments = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
-        tracking = list(
-            session.scalars(
-                select(TrackingEvent)
-                .where(TrackingEvent.shipment_id.in_([s.id for s in shipments]))
-                .order_by(TrackingEvent.occurred_at)
+    except forms.FieldError as exc:
+        errors[exc.field] = forms.message(exc.kind, lang)
+    except HutongError as exc:
+        pair = REFUND_ERRORS.get(exc.code)
+        errors["amount"] = (pair[0] if lang == "zh" else pair[1]) if pair else str(exc)
+    if not errors:
+        return RedirectResponse(f"/console/orders/{order_id}", status_code=303)
+    with runtime.store.reading() as session:
+        try:
+            context = _order_context(session, who, order_id)
+        except HutongError:
+            return _page(request, "missing.html", who, status=404)
+    flat = {k: v[0] for k, v in form.items()}
+    return _page(request, "order.html", who, errors=errors, form=flat, **context)
+
+
+@router.post("/carrier-rule", response_class=HTMLResponse)
+async def carrier_rule_form(request: Request, runtime: RuntimeDep) -> Response:
+    """A seller chooses how its orders pick a carrier."""
+    from hutong.commerce.catalog import seller_platform
+    from hutong.logistics.models import CarrierRule
+    from hutong.logistics.schemas import RuleIn
+
+    lang = pick_lang(request)
+    form = await forms.read_form(request)
+    errors: dict[str, str] = {}
+    with runtime.store.transaction() as session:  # one session: SQLite's pool holds one
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        try:
+            seller_platform(session, who)
+            body = RuleIn(
+                mode=forms.first(form, "mode"),
+                carriers=[c for c in form.get("carriers", []) if c],
+                ship_from=forms.first(form, "ship_from") or "浙江省",
             )
-        )
-        conversion = session.scalar(select(Conversion).where(Conversion.order_ref == order.id))
-    return _page(
-        request,
-        "order.html",
-        who,
-        order=order,
-        events=events,
-        lines=lines,
-        payments=payments,
-        notices=notices,
-        refunds=refunds,
-        shipments=shipments,
-        tracking=tracking,
-        conversion=conversion,
-    )
+            for name in body.carriers:
+                runtime.logistics.carrier(name)
+        except ValidationError as exc:
+            errors = forms.errors_of(exc, lang)
+        except HutongError as exc:
+            errors = {"carriers": str(exc)}
+        else:
+            rule = session.get(CarrierRule, who.tenant_id) or CarrierRule(seller_id=who.tenant_id)
+            rule.mode, rule.carriers = body.mode, list(body.carriers)
+            rule.ship_from = body.ship_from
+            session.add(rule)
+    if errors:
+        return _orders_with(request, runtime, who, errors, form)
+    return RedirectResponse("/console/orders", status_code=303)
+
+
+def _orders_with(
+    request: Request,
+    runtime: Runtime,
+    who: Principal,
+    errors: dict[str, str],
+    form: dict[str, list[str]],
+) -> HTMLResponse:
+    context = _orders_context(runtime, who)
+    return _page(request, "orders.html", who, errors=errors, form=form, **context)
 
 
 @router.get("/attribution", response_class=HTMLResponse)
