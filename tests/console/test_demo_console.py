@@ -46,7 +46,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             *HUTONG,
             "demo",
             "--shoppers",
-            "16",
+            "24",
             "--no-serve",
             "--port",
             str(free_port()),
@@ -94,7 +94,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.mark.slow
 def test_the_demo_played_double11_through_the_api(demo: Demo) -> None:
     assert not (demo.data / "stale").exists()
-    assert "16 shoppers" in demo.output and "2 commission holds" in demo.output
+    assert "24 shoppers" in demo.output and "2 commission holds" in demo.output
     db = sqlite3.connect(demo.data / "hutong.sqlite3")
 
     def one(sql: str) -> int:
@@ -180,6 +180,18 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         assert page.locator("#campaigns tbody tr").count() == 3
         assert page.locator("#policies tbody tr").count() > 5  # the article's policy history
         page.screenshot(path=str(SHOTS / "traffic.png"), full_page=True)
+        history = page.locator("#policies tbody tr").count()
+        page.select_option("#source", "kuaishou")
+        page.select_option("#target", "taobao")
+        page.check("#modes input[value=passcode]")
+        page.click("#policy-form button")  # no date: refused beside the field
+        assert page.locator("#valid_from-error").is_visible()
+        page.fill("#valid_from", "2024-12-12")
+        page.check("#modes input[value=passcode]")
+        page.fill("#policy-reason", "a console test cuts Kuaishou's links to Taobao for a day")
+        page.click("#policy-form button")
+        page.wait_for_url("**/console/traffic")
+        assert page.locator("#policies tbody tr").count() == history + 1
 
         page.click("nav >> text=Orders")
         assert page.locator("#orders tbody tr").count() > 0
@@ -199,6 +211,18 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         page.wait_for_selector("#refunds tbody tr")
         assert page.locator("#refunds tbody tr").count() == refunds + 1
         page.screenshot(path=str(SHOTS / "order.png"), full_page=True)
+
+        db = sqlite3.connect(demo.data / "hutong.sqlite3")
+        complaint = db.execute(
+            "SELECT id, order_id FROM after_sales WHERE state = 'requested' LIMIT 1"
+        ).fetchone()
+        assert complaint is not None  # the demo leaves complaints to resolve
+        page.goto(f"{demo.url}/console/orders/{complaint[1]}")
+        page.locator("#after-sales form.decide button.approve").first.click()
+        page.wait_for_url(f"**/console/orders/{complaint[1]}")
+        assert page.locator("#after-sales .sale-state").first.inner_text() != "requested"
+        state = db.execute("SELECT state FROM after_sales WHERE id = ?", (complaint[0],))
+        assert state.fetchone()[0] in ("approved", "refunded")
 
         page.click("nav >> text=Attribution")
         assert page.locator("#compare tbody tr").count() > 0

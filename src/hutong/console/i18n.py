@@ -158,6 +158,13 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "budget_yuan": ("预算（元）", "Budget (yuan)"),
     "landing": ("落地页网址", "Landing page URL"),
     "create": ("创建", "Create"),
+    "complaints": ("售后申请", "After-sale requests"),
+    "approve": ("同意", "Approve"),
+    "reject": ("拒绝", "Reject"),
+    "note": ("备注", "Note"),
+    "change_policy": ("修改外链政策", "Change a link policy"),
+    "source_platform": ("来源平台", "Source platform"),
+    "any": ("全部", "any"),
 }
 
 

@@ -333,7 +333,7 @@ def traffic_page(request: Request, runtime: RuntimeDep) -> Response:
 
 def _traffic_context(runtime: Runtime, who: Principal) -> dict[str, Any]:
     from hutong.traffic import queries as traffic
-    from hutong.traffic.models import Link, LinkPolicy
+    from hutong.traffic.models import Link, LinkPolicy, Platform
 
     with runtime.store.reading() as session:
         placements = list(session.scalars(traffic.placements(who).limit(200)))
@@ -346,7 +346,11 @@ def _traffic_context(runtime: Runtime, who: Principal) -> dict[str, Any]:
             )
         )
     buyer = who.kind in (TenantKind.SHELF_PLATFORM, TenantKind.MERCHANT)
+    with runtime.store.reading() as session:
+        platforms = [p.id for p in session.scalars(select(Platform).order_by(Platform.id))]
     return {
+        "platforms": platforms,
+        "may_set_policy": who.is_operator or who.kind is TenantKind.CONTENT_PLATFORM,
         "placements": placements,
         "campaigns": campaigns,
         "links": links,
@@ -432,6 +436,45 @@ def _create_campaign(
     traffic_service.create_link(session, who, link_in, runtime.settings.passcode_ttl_days)
 
 
+POLICY_FIELDS = {"source_platform_id": "source", "target_platform_id": "target"}
+
+
+@router.post("/policies", response_class=HTMLResponse)
+async def policy_form(request: Request, runtime: RuntimeDep) -> Response:
+    """A content platform (or the operator) changes a link policy: a new version from a
+    moment on; the history stays, and the jump follows it within the cache's poll."""
+    from hutong.traffic import service as traffic_service
+    from hutong.traffic.schemas import PolicyIn
+
+    lang = pick_lang(request)
+    form = await forms.read_form(request)
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+    if who is None:
+        return _signin_redirect()
+    source = forms.first(form, "source") if who.is_operator else (who.platform_id or "")
+    day = forms.first(form, "valid_from")
+    try:
+        with runtime.store.transaction() as session:
+            try:
+                body = PolicyIn(
+                    source_platform_id=source,
+                    target_platform_id=forms.first(form, "target") or None,
+                    surface=forms.first(form, "surface") or None,
+                    modes=[m for m in form.get("modes", []) if m],
+                    valid_from=f"{day}T00:00:00+08:00" if day else "",
+                    reason=forms.first(form, "reason")[:2000],
+                )
+            except ValidationError as exc:
+                raise _Refused(forms.errors_of(exc, lang, POLICY_FIELDS)) from exc
+            traffic_service.add_policy(session, who, body)
+    except _Refused as refused:
+        return _traffic_with(request, runtime, who, refused.errors, form)
+    except HutongError as exc:
+        return _traffic_with(request, runtime, who, {"source": str(exc)}, form)
+    return RedirectResponse("/console/traffic", status_code=303)
+
+
 def _traffic_with(
     request: Request,
     runtime: Runtime,
@@ -474,6 +517,7 @@ def _orders_context(runtime: Runtime, who: Principal) -> dict[str, Any]:
 
 def _order_context(session: Session, who: Principal, order_id: str) -> dict[str, Any]:
     from hutong.commerce import queries as commerce
+    from hutong.commerce.models import AfterSale
     from hutong.logistics.models import Shipment, TrackingEvent
     from hutong.payments.models import Payment, PaymentNotice, Refund
     from hutong.traffic.models import Conversion
@@ -503,6 +547,13 @@ def _order_context(session: Session, who: Principal, order_id: str) -> dict[str,
             )
         ),
         "conversion": session.scalar(select(Conversion).where(Conversion.order_ref == order.id)),
+        "after_sales": list(
+            session.scalars(
+                select(AfterSale)
+                .where(AfterSale.order_id == order.id)
+                .order_by(AfterSale.created_at)
+            )
+        ),
         "may_refund": who.is_operator or order.seller_id == who.tenant_id,
     }
 
@@ -559,6 +610,44 @@ async def refund_form(order_id: str, request: Request, runtime: RuntimeDep) -> R
             return _page(request, "missing.html", who, status=404)
     flat = {k: v[0] for k, v in form.items()}
     return _page(request, "order.html", who, errors=errors, form=flat, **context)
+
+
+@router.post("/after-sales/{after_sale_id}/{decision}", response_class=HTMLResponse)
+async def after_sale_form(
+    after_sale_id: str, decision: str, request: Request, runtime: RuntimeDep
+) -> Response:
+    """Resolve a complaint: approve (refund now, or on the goods' return) or reject it."""
+    from hutong.payments import service as payments
+
+    if decision not in ("approve", "reject"):
+        return Response(status_code=404)
+    form = await forms.read_form(request)
+    note = forms.first(form, "note")[:200]
+    with runtime.store.reading() as session:
+        who = _principal(request, runtime, session)
+        if who is None:
+            return _signin_redirect()
+        try:
+            order_id = payments.visible_sale(session, who, after_sale_id).order_id
+        except HutongError:
+            return _page(request, "missing.html", who, status=404)
+    error = ""
+    try:
+        if decision == "approve":
+            await asyncio.to_thread(
+                payments.approve_after_sale, runtime.payments, who, after_sale_id, note
+            )
+        else:
+            with runtime.store.transaction() as session:
+                payments.reject_after_sale(session, who, after_sale_id, note)
+    except HutongError as exc:
+        error = str(exc)
+    if not error:
+        return RedirectResponse(f"/console/orders/{order_id}", status_code=303)
+    with runtime.store.reading() as session:
+        context = _order_context(session, who, order_id)
+    errors = {f"sale-{after_sale_id}": error}
+    return _page(request, "order.html", who, errors=errors, form={}, **context)
 
 
 @router.post("/carrier-rule", response_class=HTMLResponse)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep, UnboundPrincipalDep
@@ -245,9 +244,7 @@ def reject_after_sale(
     after_sale_id: str, body: DecisionIn, session: SessionDep, who: PrincipalDep
 ) -> AfterSaleOut:
     """The seller refuses: the order goes back to where it was."""
-    sale = _visible_sale(session, who, after_sale_id)
-    order = order_for(session, who, sale.order_id, lock=True)
-    return after_sale_out(aftersales.reject(session, who, sale, order, body.note))
+    return after_sale_out(service.reject_after_sale(session, who, after_sale_id, body.note))
 
 
 @router.post("/after-sales/{after_sale_id}/approve", response_model=AfterSaleOut)
@@ -256,15 +253,9 @@ def approve_after_sale(
 ) -> AfterSaleOut:
     """Approve: a refund-only request is refunded now through the provider(s) that took the
     money; a return waits until the goods are received."""
-    with runtime.store.transaction() as session:
-        sale = _visible_sale(session, who, after_sale_id)
-        amount = aftersales.approve(session, who, sale)
-        sale.note = body.note or sale.note
-        order_id, reason = sale.order_id, f"after-sale {sale.id}: {sale.reason}"[:200]
-    if amount:
-        service.refund_order(runtime.payments, who, order_id, amount, reason)
+    service.approve_after_sale(runtime.payments, who, after_sale_id, body.note)
     with runtime.store.reading() as session:
-        return after_sale_out(_visible_sale(session, who, after_sale_id))
+        return after_sale_out(service.visible_sale(session, who, after_sale_id))
 
 
 @router.post("/after-sales/{after_sale_id}/received", response_model=AfterSaleOut)
@@ -273,24 +264,13 @@ def returned_goods_received(
 ) -> AfterSaleOut:
     """The returned goods arrived: restocked, the order returned, the money refunded."""
     with runtime.store.transaction() as session:
-        sale = _visible_sale(session, who, after_sale_id)
+        sale = service.visible_sale(session, who, after_sale_id)
         order = order_for(session, who, sale.order_id, lock=True)
         amount = aftersales.goods_received(session, who, sale, order)
         order_id, reason = sale.order_id, f"return {sale.id}: {sale.reason}"[:200]
     service.refund_order(runtime.payments, who, order_id, amount, reason)
     with runtime.store.reading() as session:
-        return after_sale_out(_visible_sale(session, who, after_sale_id))
-
-
-def _visible_sale(session: Session, who: Principal, after_sale_id: str) -> AfterSale:
-    sale = session.get(AfterSale, after_sale_id)
-    if sale is None:
-        raise NotFound(f"after-sale request {after_sale_id} not found")
-    try:
-        order_for(session, who, sale.order_id)
-    except NotFound as exc:
-        raise NotFound(f"after-sale request {after_sale_id} not found") from exc
-    return sale
+        return after_sale_out(service.visible_sale(session, who, after_sale_id))
 
 
 # -- reconciliation -----------------------------------------------------------------------------

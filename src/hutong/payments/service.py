@@ -29,12 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hutong.commerce import interop
+from hutong.commerce import aftersales, interop
 from hutong.commerce import orders as order_actions
-from hutong.commerce.models import Order
+from hutong.commerce.models import AfterSale, Order
 from hutong.commerce.queries import order_for
 from hutong.commerce.states import PAID_STATES, IllegalTransition, OrderState
-from hutong.errors import Conflict
+from hutong.errors import Conflict, NotFound
 from hutong.ids import CROCKFORD32, random_string
 from hutong.payments import accounts
 from hutong.payments.errors import PaymentNotFound, RefundTooLarge, UnknownProvider
@@ -390,6 +390,37 @@ def refund_order(
     for refund_id in refund_ids:
         send_refund(ctx, refund_id)
     return refund_ids
+
+
+def visible_sale(session: Session, who: Principal, after_sale_id: str) -> AfterSale:
+    """An after-sale request of an order the caller sees (NotFound otherwise)."""
+    sale = session.get(AfterSale, after_sale_id)
+    if sale is None:
+        raise NotFound(f"after-sale request {after_sale_id} not found")
+    try:
+        order_for(session, who, sale.order_id)
+    except NotFound as exc:
+        raise NotFound(f"after-sale request {after_sale_id} not found") from exc
+    return sale
+
+
+def reject_after_sale(session: Session, who: Principal, after_sale_id: str, note: str) -> AfterSale:
+    """The seller refuses: the order goes back to where it was."""
+    sale = visible_sale(session, who, after_sale_id)
+    order = order_for(session, who, sale.order_id, lock=True)
+    return aftersales.reject(session, who, sale, order, note)
+
+
+def approve_after_sale(ctx: Payments, who: Principal, after_sale_id: str, note: str) -> None:
+    """Approve: a refund-only request is refunded now through the provider(s) that took the
+    money; a return waits until the goods are received."""
+    with ctx.store.transaction() as session:
+        sale = visible_sale(session, who, after_sale_id)
+        amount = aftersales.approve(session, who, sale)
+        sale.note = note or sale.note
+        order_id, reason = sale.order_id, f"after-sale {sale.id}: {sale.reason}"[:200]
+    if amount:
+        refund_order(ctx, who, order_id, amount, reason)
 
 
 def _allocate(session: Session, order: Order, amount_fen: int, reason: str) -> list[str]:

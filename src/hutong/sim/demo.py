@@ -386,7 +386,19 @@ class Demo:
         if _until(lambda: self._state(client, order["id"]) == "delivered", timeout=60):
             _ok(client.post(f"/v1/orders/{order['id']}/confirm-receipt", json={}))
             seen["received"] += 1
-        if rnd.random() < float(self.scenario["demo"]["refund_share"]):
+        if rnd.random() < float(self.scenario["demo"].get("complaint_share", 0)):
+            _ok(
+                client.post(
+                    f"/v1/orders/{order['id']}/after-sales",
+                    json={
+                        "kind": "refund_only",
+                        "amount_fen": max(1, int(order["total_fen"]) // 10),
+                        "reason": rnd.choice(("商品与描述不符", "少发了赠品", "外包装破损")),
+                    },
+                )
+            )
+            seen["complaints"] += 1  # left for the seller to resolve in the console
+        elif rnd.random() < float(self.scenario["demo"]["refund_share"]):
             part = max(1, int(order["total_fen"]) // 5)
             _ok(client.post(f"/v1/orders/{order['id']}/refunds", json={"amount_fen": part}))
             seen["refunds"] += 1
@@ -521,7 +533,10 @@ def _summary(console: Console, o: Outcome) -> None:
     )
     paid = ", ".join(f"{k[5:]} {v}" for k, v in sorted(c.items()) if k.startswith("paid_"))
     shipped = ", ".join(f"{k[8:]} {v}" for k, v in sorted(c.items()) if k.startswith("shipped_"))
-    console.print(f"paid: {paid or 'none'}; shipped: {shipped or 'none'}; refunds {c['refunds']}")
+    console.print(
+        f"paid: {paid or 'none'}; shipped: {shipped or 'none'}; refunds {c['refunds']}; "
+        f"complaints waiting {c['complaints']}"
+    )
     console.print(f"attribution run {o.attribution_run}; settlement: {o.settlement}")
     api_calls = sum(n for k, n in o.requests.items() if " /v1/" in k or " /notify/" in k)
     console.print(f"the server answered {api_calls:,} API requests and notifications")
