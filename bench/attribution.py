@@ -2,7 +2,7 @@
 joins of pandas, polars and DuckDB on the same data, sorted and shuffled; and the exact Markov
 model (orders 1 and 3) against ``channelattribution``, in the same run.
 
-- Pipeline: 10,000,000 clicks and 1,000,000 paid orders (``attribution_data``: 60% of orders
+- Pipeline: 10,000,000 clicks and 1,000,000 paid orders (``hutong.sim.synthetic``: 60% of orders
   with a click token, 25% a device id only, 15% a buyer hash only; 5% duplicate and 3% bot
   clicks), written as the lake writes them. Timed from the files to the credits in fen:
   register the lake, resolve the three identity tiers, apply each campaign's window, drop bots
@@ -38,11 +38,11 @@ from typing import TypeVar
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from attribution_data import generate as generate_traffic
 from common import command_line, machine, write_section
 from hutong.attribution.runs import Request, compute
 from hutong.attribution.weights import markov_removal_effects, markov_shares
 from hutong.lake.engines.duck import DuckEngine
+from hutong.sim.synthetic import generate as generate_traffic
 from markov_data import generate as generate_journeys
 from markov_data import path_table, write
 

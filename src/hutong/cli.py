@@ -401,6 +401,28 @@ def demo_cmd(
         raise typer.Exit(1) from exc
 
 
+@app.command("simulate")
+def simulate_cmd(
+    clicks: Annotated[int, typer.Option(min=1, help="clicks over the twelve days")] = 1_000_000,
+    orders: Annotated[int, typer.Option(min=1, help="paid orders")] = 100_000,
+    out: Annotated[
+        Path, typer.Option(help="a data directory: lake/, bare/ and campaigns.parquet go there")
+    ] = Path("var/simulated"),
+    seed: Annotated[int, typer.Option(help="the generator's seed")] = 11,
+    shuffled: Annotated[bool, typer.Option(help="rows out of time order in each file")] = False,
+) -> None:
+    """Write a synthetic Double 11 history (1-12 November 2024) straight to a lake, for
+    benchmarks and reports: point HUTONG_DATA_DIR at ``--out`` to report on it."""
+    from hutong.sim.synthetic import generate
+
+    lake = out / "lake"
+    if lake.exists() and any(lake.iterdir()):
+        raise typer.BadParameter(f"{lake} is not empty: choose another --out")
+    with console.status(f"writing {clicks:,} clicks and {orders:,} orders ..."):
+        made = generate(out, clicks, orders, seed=seed, shuffled=shuffled)
+    console.print(f"wrote {made.clicks:,} clicks and {made.orders:,} orders to {made.lake}")
+
+
 @app.command("sandbox")
 def sandbox_cmd(
     provider: Annotated[

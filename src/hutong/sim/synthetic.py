@@ -1,6 +1,10 @@
-"""Generated Double 11 traffic for the attribution benchmark: clicks in the lake's own format
-(day-partitioned Parquet, as compaction writes it) and orders as the store export writes them,
-plus the same data as bare tables for the baselines.
+"""Synthetic Double 11 histories written straight to the lake (``hutong simulate``, and the
+attribution benchmark): clicks in the lake's own format (day-partitioned Parquet, as
+compaction writes it) and orders as the store export writes them, plus the same data as bare
+tables for the benchmark's baselines and the campaigns' terms as the journeys read them.
+
+Large histories cannot come through the API in reasonable time (the demo does that at its own
+scale); this writes tens of millions of rows in seconds, for benchmarks and reports.
 
 The mix the issue names: 60% of orders carry a click token, 25% a device id only, 15% a buyer
 hash only (the buyer's device is known from another order); 5% of clicks are duplicates and 3%
@@ -106,6 +110,7 @@ def generate(
             "source_platform": pa.array(
                 np.array(["douyin", "kuaishou", "bilibili"])[click_campaign % 3]
             ),
+            "target_platform": pa.array(["taobao"] * clicks),
             "device_key": device_keys.take(pa.array(click_device)),
             "duplicate": pa.array(duplicate),
             "bot": pa.array(bot),
