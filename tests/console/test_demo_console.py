@@ -228,6 +228,10 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         assert page.locator("#compare tbody tr").count() > 0
         headers = page.locator("#compare thead th").all_inner_texts()
         assert {"last_click", "markov"} <= set(headers)  # the models side by side
+        page.click("#dimensions >> text=campaign_id")  # htmx swaps the table in place
+        page.wait_for_url("**/console/attribution?by=campaign_id")
+        assert page.locator("#compare thead th").first.inner_text() == "campaign_id"
+        page.locator("#compare-region .chart .plot-container").wait_for()
         page.screenshot(path=str(SHOTS / "attribution.png"), full_page=True)
 
         page.click("nav >> text=Settlement")

@@ -2,9 +2,9 @@
 // locally), and keep a live session's counters current from its server-sent events.
 "use strict";
 
-function drawCharts() {
+function drawCharts(root) {
   if (typeof Plotly === "undefined") return;
-  document.querySelectorAll("[data-chart]").forEach(function (el) {
+  (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
     var source = document.getElementById(el.dataset.chart);
     if (!source) return;
     var traces = JSON.parse(source.textContent);
@@ -48,4 +48,10 @@ function followSession() {
 document.addEventListener("DOMContentLoaded", function () {
   drawCharts();
   followSession();
+});
+
+// htmx swaps part of a page (the attribution table when another dimension is chosen): draw
+// the charts that came with it
+document.addEventListener("htmx:afterSettle", function () {
+  drawCharts(document);
 });
