@@ -296,3 +296,25 @@ def test_a_seller_acts_in_the_console(demo: Demo) -> None:
     rule = httpx.get(demo.url + "/v1/carrier-rule", headers={"Authorization": f"Bearer {key}"})
     assert rule.json()["mode"] == "fastest" and rule.json()["carriers"] == ["zto", "jd"]
     operator.close()
+
+
+@pytest.mark.slow
+def test_each_tenant_sees_only_its_world_in_the_console(demo: Demo) -> None:
+    operator = httpx.Client(base_url=demo.url, headers={"Authorization": f"Bearer {demo.key}"})
+    tenants = operator.get("/v1/tenants").json()
+    kuaishou = next(t for t in tenants if t["platform_id"] == "kuaishou")
+    key = operator.post(f"/v1/tenants/{kuaishou['id']}/keys", json={"role": "admin"}).json()
+    operator.close()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    with httpx.Client(base_url=demo.url, follow_redirects=False) as browser:
+        assert browser.get("/console/live").status_code == 303  # not signed in: to sign in
+        browser.post("/console/signin", content=f"key={key['key']}", headers=form)
+        live = browser.get("/console/live").text
+        assert "/console/live/lvs_" not in live and "@xiaoyangge" not in live  # Douyin's own
+        orders = browser.get("/console/orders").text
+        assert "/console/orders/ord_" not in orders  # Kuaishou sold no goods
+        session = re.search(r"lvs_\w+", (demo.data / "demo-summary.json").read_text())
+        assert session is not None
+        assert browser.get(f"/console/live/{session.group(0)}").status_code == 404
+        browser.post("/console/signout")
+        assert browser.get("/console/overview").status_code == 303

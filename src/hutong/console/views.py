@@ -67,6 +67,19 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=selec
 _env.filters["yuan"] = lambda fen: f"¥{(fen or 0) / 100:,.2f}"
 _env.filters["pct"] = lambda x: "—" if x is None else f"{x * 100:.1f}%"
 _env.filters["num"] = lambda x: f"{x or 0:,}"
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _local(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in Asia/Shanghai (DESIGN.md)."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(SHANGHAI).strftime(fmt)
+
+
+_env.filters["local"] = _local
 
 
 # -- signing in ----------------------------------------------------------------------------
