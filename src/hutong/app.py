@@ -15,7 +15,7 @@ from hutong.api.auth import RuntimeDep
 from hutong.api.requestid import RequestIdMiddleware, metrics_text
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
-from hutong.console.views import router as console_router
+from hutong.console.routes import router as console_router
 from hutong.live.api import router as live_router
 from hutong.live.trust.api import router as trust_router
 from hutong.logistics.api import public as tracking_router
