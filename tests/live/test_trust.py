@@ -358,3 +358,36 @@ def test_self_purchase_and_refund_farming_are_flagged_with_evidence(server: Live
         assert {f["factor"]: f["count"] for f in again["factors"]}["fraud_flags"] == 1
     finally:
         m.close()
+
+
+def test_times_without_a_zone_are_refused_not_guessed(server: LiveServer) -> None:
+    m = build_market(server)
+    try:
+        douyin = m.client("douyin")
+        star = setup_streamer(m, "naive", None)
+        naive = "2024-10-28T12:00:00"
+        attempts = [
+            douyin.post(
+                "/v1/live/sessions",
+                json={"streamer_id": star, "title": "x", "starts_at": naive},
+            ),
+            douyin.post(
+                f"/v1/streamers/{star}/penalties",
+                json={"points": 1, "code": "x", "reason": "x", "occurred_at": naive},
+            ),
+            m.client("tmall").post(
+                "/v1/trust/signals",
+                json={
+                    "signals": [
+                        {"streamer_id": star, "kind": "complaint", "ref": "n", "occurred_at": naive}
+                    ]
+                },
+            ),
+            douyin.post("/v1/trust/recompute", json={"as_of": naive}),
+            douyin.get(f"/v1/streamers/{star}/signals", params={"since": naive}),
+        ]
+        for answer in attempts:
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["code"] == "validation_failed"
+    finally:
+        m.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, StrictStr, model_validator
 
 from hutong.api.inputs import Fen, Input, Name
 
@@ -43,8 +43,8 @@ class ProductIn(Input):
 class SessionIn(Input):
     streamer_id: StrictStr
     title: Text200
-    starts_at: dt.datetime
-    ends_at: dt.datetime | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
     products: Annotated[list[ProductIn], Field(max_length=2_000)] = []
 
 
@@ -71,7 +71,7 @@ class PenaltyIn(Input):
     points: Annotated[StrictInt, Field(ge=1, le=1_000)]
     code: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_.\-]{1,40}$")]
     reason: Annotated[StrictStr, Field(min_length=1, max_length=2_000)]
-    occurred_at: dt.datetime
+    occurred_at: AwareDatetime
 
 
 class DecisionIn(Input):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, StrictStr
 
 from hutong.api.inputs import Input
 
@@ -123,7 +123,7 @@ class AllianceAccountIn(Input):
     settings: Settings
     gateway_url: Url
     owner_id: StrictStr | None = None  # the operator names the content platform
-    start_at: dt.datetime | None = None  # read lines updated from here (default: now)
+    start_at: AwareDatetime | None = None  # read lines updated from here (default: now)
 
 
 class AllianceAccountOut(BaseModel):
@@ -151,7 +151,7 @@ class PositionOut(BaseModel):
 
 
 class PollIn(Input):
-    until: dt.datetime | None = None  # catch up to here (default: now); a backfill stops early
+    until: AwareDatetime | None = None  # catch up to here (default: now); a backfill stops early
     max_windows: Annotated[StrictInt, Field(ge=1, le=5_000)] = 500
 
 

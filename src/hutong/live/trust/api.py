@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
@@ -148,8 +149,8 @@ def get_signals(
     streamer_id: str,
     session: SessionDep,
     who: PrincipalDep,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
 ) -> list[SignalSummaryOut]:
     """The signals reported about a streamer per product and kind (default: the last 90
     days)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, StrictStr
 
 from hutong.api.inputs import Fen, Input
 
@@ -18,7 +18,7 @@ class SignalIn(Input):
     streamer_id: StrictStr
     kind: SignalKindIn
     ref: Annotated[StrictStr, Field(min_length=1, max_length=80)]  # the reporter's own id
-    occurred_at: dt.datetime
+    occurred_at: AwareDatetime
     count: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 1  # a day's orders in one row
     amount_fen: Fen = 0  # GMV of the orders, or the refund
     product_ref: Annotated[StrictStr, Field(max_length=64)] = ""
@@ -89,7 +89,7 @@ class ScoreOut(BaseModel):
 
 
 class RecomputeIn(Input):
-    as_of: dt.datetime | None = None  # default: now
+    as_of: AwareDatetime | None = None  # default: now
     streamer_ids: Annotated[list[StrictStr], Field(max_length=10_000)] | None = None
 
 
