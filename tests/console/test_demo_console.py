@@ -161,6 +161,8 @@ def test_every_console_page_in_a_real_browser(demo: Demo) -> None:
         page.click("nav >> text=Live")
         rows = page.locator("#ranking tbody tr")
         assert rows.count() == 3
+        kinds = page.locator("#alerts tbody td:nth-child(2)").all_inner_texts()
+        assert sorted(set(kinds)) == ["below", "held"]  # the trust alerts, in the console
         page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
 
         page.locator("a[href^='/console/live/lvs_']").first.click()

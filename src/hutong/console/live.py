@@ -18,11 +18,10 @@ from hutong.api.auth import RuntimeDep
 from hutong.console.web import principal, render, router, to_signin
 from hutong.errors import HutongError
 from hutong.live import service as live_service
-from hutong.live.models import IN_FORCE, LiveSession, Penalty, PenaltyState, Streamer
+from hutong.live.models import IN_FORCE, LiveSession, PenaltyState, Streamer
 from hutong.live.report import session_report
 from hutong.live.stream import SSE_HEADERS, counter_events
 from hutong.live.trust import service as trust
-from hutong.live.trust.models import TrustScore
 
 
 @router.get("/live", response_class=HTMLResponse)
@@ -35,7 +34,16 @@ def live_page(request: Request, runtime: RuntimeDep) -> Response:
         sessions = list(session.scalars(query))
         handles = _handles(session, {s.streamer_id for s in sessions})
         ranking = trust.ranking(session, who, None, "weighted", 50)
-    return render(request, "live.html", who, sessions=sessions, handles=handles, ranking=ranking)
+        alerts = trust.alerts(session, who, 20)
+    return render(
+        request,
+        "live.html",
+        who,
+        sessions=sessions,
+        handles=handles,
+        ranking=ranking,
+        alerts=alerts,
+    )
 
 
 def _handles(session: Session, ids: set[str]) -> dict[str, str]:
@@ -115,21 +123,8 @@ def streamer_page(streamer_id: str, request: Request, runtime: RuntimeDep) -> Re
         except HutongError:
             return render(request, "missing.html", who, status=404)
         latest = trust.latest(session, streamer.id)
-        history = list(
-            session.scalars(
-                select(TrustScore)
-                .where(TrustScore.streamer_id == streamer.id)
-                .order_by(TrustScore.id.desc())
-                .limit(20)
-            )
-        )
-        penalties = list(
-            session.scalars(
-                select(Penalty)
-                .where(Penalty.streamer_id == streamer.id)
-                .order_by(Penalty.occurred_at)
-            )
-        )
+        history = trust.history_of(session, streamer.id, 20)
+        penalties = live_service.penalties_of(session, streamer.id)
         flags = trust.flags_of(session, who, streamer.id)
     in_force = {s.value for s in IN_FORCE}
     chart = json.dumps(

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
@@ -247,12 +246,7 @@ def raise_penalty(
 @router.get("/v1/streamers/{streamer_id}/penalties", response_model=list[PenaltyOut])
 def list_penalties(streamer_id: str, session: SessionDep, who: PrincipalDep) -> list[PenaltyOut]:
     streamer = service.streamer_for(session, who, streamer_id)
-    query = (
-        select(Penalty)
-        .where(Penalty.streamer_id == streamer.id)
-        .order_by(Penalty.occurred_at, Penalty.id)
-    )
-    return [penalty_out(session, p) for p in session.scalars(query)]
+    return [penalty_out(session, p) for p in service.penalties_of(session, streamer.id)]
 
 
 def _decide(

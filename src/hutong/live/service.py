@@ -192,6 +192,16 @@ def products_of(session: Session, session_id: str) -> list[SessionProduct]:
     )
 
 
+def penalties_of(session: Session, streamer_id: str) -> list[Penalty]:
+    """A streamer's penalties by the offence's time, every state."""
+    query = (
+        select(Penalty)
+        .where(Penalty.streamer_id == streamer_id)
+        .order_by(Penalty.occurred_at, Penalty.id)
+    )
+    return list(session.scalars(query))
+
+
 def raise_penalty(session: Session, who: Principal, streamer_id: str, body: PenaltyIn) -> Penalty:
     who.require_admin()
     streamer = streamer_for(session, who, streamer_id)

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from hutong.api.auth import PrincipalDep, RuntimeDep, SessionDep
 from hutong.errors import InvalidInput, NotFound
@@ -135,13 +134,7 @@ def get_history(
     streamer_id: str, session: SessionDep, who: PrincipalDep, limit: Limit = 100
 ) -> list[ScoreOut]:
     streamer = live_service.streamer_for(session, who, streamer_id)
-    rows = session.scalars(
-        select(TrustScore)
-        .where(TrustScore.streamer_id == streamer.id)
-        .order_by(TrustScore.id.desc())
-        .limit(limit)
-    )
-    return [score_out(r) for r in rows]
+    return [score_out(r) for r in service.history_of(session, streamer.id, limit)]
 
 
 @router.get("/v1/streamers/{streamer_id}/signals", response_model=list[SignalSummaryOut])

@@ -392,6 +392,18 @@ def latest(session: Session, streamer_id: str) -> TrustScore | None:
     )
 
 
+def history_of(session: Session, streamer_id: str, limit: int) -> list[TrustScore]:
+    """A streamer's scores, newest first."""
+    return list(
+        session.scalars(
+            select(TrustScore)
+            .where(TrustScore.streamer_id == streamer_id)
+            .order_by(TrustScore.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 # -- what a score drives -------------------------------------------------------------------
 def _act_on(
     session: Session,
