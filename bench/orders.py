@@ -56,6 +56,8 @@ class Walks:
     seconds: float
     latencies: list[float]
     errors: int
+    server_cpu: float = 0.0  # CPU seconds the hutong server spent during the round
+    xacts: int = 0  # transactions PostgreSQL counted in hutong's database during the round
 
     @property
     def per_second(self) -> float:
@@ -151,6 +153,33 @@ async def run_walks(
         await asyncio.gather(*(walker() for _ in range(concurrency)))
         elapsed = time.monotonic() - started
     return Walks(len(latencies), elapsed, latencies, errors)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc), to say where a walk's time goes."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def transactions(db: str) -> int:
+    """Commits and rollbacks PostgreSQL counted for a database (its own statistics view)."""
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (db,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def measured_round(
+    server: subprocess.Popen[bytes], db: str, args: argparse.Namespace, *walk_args: object
+) -> Walks:
+    cpu, xacts = cpu_seconds(server.pid), transactions(db)
+    walks = asyncio.run(run_walks(*walk_args, args.seconds, args.concurrency))  # type: ignore[arg-type]
+    walks.server_cpu = cpu_seconds(server.pid) - cpu
+    time.sleep(0.6)  # PostgreSQL publishes its statistics at most twice a second
+    walks.xacts = transactions(db) - xacts
+    return walks
 
 
 def run_pgbench(db: str, seconds: int, clients: int) -> float:
@@ -272,9 +301,7 @@ def _run(
     asyncio.run(run_walks(url, key, skus, secret, merchant, 2, 4))  # warm up
     ours, theirs = [], []
     for round_no in range(args.rounds):
-        ours.append(
-            asyncio.run(run_walks(url, key, skus, secret, merchant, args.seconds, args.concurrency))
-        )
+        ours.append(measured_round(server, hutong_db, args, url, key, skus, secret, merchant))
         theirs.append(run_pgbench(bench_db, args.seconds, args.pgbench_clients))
         print(
             f"  round {round_no + 1}: hutong {ours[-1].per_second:,.1f} walks/s "
@@ -292,6 +319,9 @@ def report(args: argparse.Namespace, ours: list[Walks], theirs: list[float]) -> 
     p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0
     errors = sum(w.errors for w in ours)
     ratio = walks / tps
+    done = sum(w.count for w in ours) or 1
+    cpu_ms = sum(w.server_cpu for w in ours) / done * 1000
+    xacts = sum(w.xacts for w in ours) / done
     body = "\n".join(
         [
             "## Order walks vs pgbench (PostgreSQL)",
@@ -312,6 +342,12 @@ def report(args: argparse.Namespace, ours: list[Walks], theirs: list[float]) -> 
             "sandbox provider and ZTO emulators as their own processes; the client signs the",
             f"provider's notification itself; each walk buys one of {SKUS:,} SKUs at random.",
             f"{args.seconds} s per round; pgbench -s 10 in its own database.",
+            "",
+            f"Where a walk's time goes: the hutong server spent **{cpu_ms:.0f} ms of CPU per walk**"
+            f" and PostgreSQL counted {xacts:.1f} transactions per walk (its own statistics).",
+            f"One server process (one core under the GIL) therefore allows at most "
+            f"{1000 / cpu_ms if cpu_ms else 0:,.0f} walks/s here; the goal would need about",
+            f"{0.25 * tps * cpu_ms / 1000:,.0f} such cores (docs/performance.md, the order walk).",
             "",
             f"Machine: {machine()}; {tool_version(['pgbench', '--version'])}.",
             f"Command: `{command_line()}`",
