@@ -26,6 +26,7 @@ from hutong.runtime import Runtime
 from hutong.settlement.alliances.api import router as alliances_router
 from hutong.settlement.api import router as settlement_router
 from hutong.tenants.api import router as tenants_router
+from hutong.traffic.adplatforms.api import router as adplatforms_router
 from hutong.traffic.api import public as jump_router
 from hutong.traffic.api import router as traffic_router
 
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(alliances_router)
     app.include_router(live_router)
     app.include_router(trust_router)
+    app.include_router(adplatforms_router)
     app.include_router(console_router)
 
     @app.get("/healthz", tags=["ops"])

@@ -423,14 +423,33 @@ def simulate_cmd(
     console.print(f"wrote {made.clicks:,} clicks and {made.orders:,} orders to {made.lake}")
 
 
+def _run_ad_emulator(name: str, base: str, where: Path, host: str, port: int) -> None:
+    """An ad system's emulator; account.json holds the gateway to PUT at
+    /v1/ad-platforms/{name}/gateway."""
+    import uvicorn
+
+    from hutong.traffic.adplatforms.emulator import launch
+
+    emu = launch(name, base)
+    where.mkdir(parents=True, exist_ok=True)
+    account = {"platform": name, "gateway_url": emu.gateway_url}
+    (where / "account.json").write_text(json.dumps(account, indent=1))
+    console.print(f"{name} emulator on {base}; account: {where / 'account.json'}")
+    try:
+        uvicorn.run(emu.app, host=host, port=port, log_level="warning")
+    finally:
+        emu.close()
+
+
 @app.command("sandbox")
 def sandbox_cmd(
     provider: Annotated[
         str,
         typer.Argument(
             help="a payment provider (sandbox, alipay, wechatpay, unionpay), a carrier (sf, zto, "
-            "jd, cainiao), 'platforms' (the shelf platforms' shipping calls) or 'alliances' "
-            "(Taobao Alliance's and JD Union's order queries)"
+            "jd, cainiao), 'platforms' (the shelf platforms' shipping calls), 'alliances' "
+            "(Taobao Alliance's and JD Union's order queries) or a content platform's ad system "
+            "(oceanengine, kuaishou, bilibili, xiaohongshu)"
         ),
     ],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -449,17 +468,21 @@ def sandbox_cmd(
 
     from hutong.logistics.emulators.launch import LAUNCHERS as CARRIER_LAUNCHERS
     from hutong.payments.emulators.launch import LAUNCHERS
+    from hutong.traffic.adplatforms.registry import PLATFORMS as AD_PLATFORMS
 
     settings = load_settings()
     where = directory or settings.data_dir / "sandbox" / provider
+    base = f"http://{host}:{port}"
+    if provider in AD_PLATFORMS:
+        _run_ad_emulator(provider, base, where, host, port)
+        return
     if provider in LAUNCHERS:
         launched = LAUNCHERS[provider](where, time_scale)
     elif provider in CARRIER_LAUNCHERS:
         launched = CARRIER_LAUNCHERS[provider](where, time_scale, settings.public_url)
     else:
-        names = ", ".join([*LAUNCHERS, *CARRIER_LAUNCHERS])
+        names = ", ".join([*LAUNCHERS, *CARRIER_LAUNCHERS, *AD_PLATFORMS])
         raise typer.BadParameter(f"unknown emulator {provider!r}; one of {names}")
-    base = f"http://{host}:{port}"
     account: dict[str, Any]
     if provider in ("platforms", "alliances"):  # one account each, with its own gateway path
         account = {

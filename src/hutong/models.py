@@ -51,6 +51,7 @@ from hutong.settlement.models import (
 )
 from hutong.store import Base
 from hutong.tenants.models import ApiKey, Tenant
+from hutong.traffic.adplatforms.models import AdClick, AdConversion, AdGateway
 from hutong.traffic.models import (
     Campaign,
     CampaignPlacement,
@@ -70,6 +71,9 @@ from hutong.worker.models import OutboxMessage
 metadata = Base.metadata
 
 __all__ = [
+    "AdClick",
+    "AdConversion",
+    "AdGateway",
     "AfterSale",
     "AllianceAccount",
     "AllianceOrder",

@@ -23,6 +23,8 @@ from hutong.privacy.hashing import KeyedHasher
 from hutong.store import utcnow
 from hutong.tenants.models import Tenant
 from hutong.tenants.principal import Principal
+from hutong.traffic.adplatforms.protocol import ORDER_SUBMITTED
+from hutong.traffic.adplatforms.service import queue_conversion
 from hutong.traffic.models import Campaign, Link
 from hutong.traffic.tokens import ClickClaim, TokenSigner
 
@@ -131,6 +133,16 @@ def create_order(
             at=now,
         )
     )
+    if claim is not None and not claim.bot:
+        queue_conversion(  # the ad system whose tap led here learns of the order
+            session,
+            click_id=claim.click_id,
+            event=ORDER_SUBMITTED,
+            order_ref=order.id,
+            reporter_id=who.tenant_id,
+            amount_fen=total,
+            at=now,
+        )
     session.flush()
     return order
 

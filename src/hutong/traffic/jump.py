@@ -17,6 +17,7 @@ from hutong.errors import TooManyRequests
 from hutong.lake.segments import SegmentWriter, clean, encode_line
 from hutong.privacy.hashing import KeyedHasher
 from hutong.traffic import pages
+from hutong.traffic.adplatforms.registry import LANDING_PARAMS
 from hutong.traffic.cache import LinkCache
 from hutong.traffic.cached import CachedLink
 from hutong.traffic.codes import find_passcodes
@@ -162,7 +163,7 @@ class Jumper:
             return self._answer(link, mode, b"", False)
         pairs = self._pairs(req.query)
         via = "qr" if pairs.pop(SOURCE_PARAM, "") == "qr" else "jump"
-        click_id, bot_flag, record = self._record(
+        click_id, bot_flag, record, _, _ = self._record(
             link, req, now, decision, profile, mode, via, pairs
         )
         answer = self._answer(link, mode, click_id, bot_flag, pairs)
@@ -209,8 +210,9 @@ class Jumper:
         mode: str,
         via: str,
         pairs: dict[str, str],
-    ) -> tuple[bytes, bool, bytes]:
-        """The click's log line, its click id (16 raw bytes) and whether it is a bot's.
+    ) -> tuple[bytes, bool, bytes, str, str]:
+        """The click's id (16 raw bytes), whether it is a bot's, its log line, its own event id
+        and its bot reason.
 
         The click id is the time in ms (6 bytes) and 10 random bytes, so ids sort by time and
         cannot be guessed. The device key is the address's keyed hash and the UA's side by
@@ -239,6 +241,14 @@ class Jumper:
         original = (
             guard.duplicate_of(ip_int ^ ua_int ^ link.salt, event_id, now) if leads_on else ""
         )
+        # The same tap can reach hutong twice: the content platform's ad system calls the
+        # monitoring URL, and the user follows the landing URL, which carries the platform's
+        # click key. Whichever comes second is a duplicate of the first.
+        tap = pairs.get(LANDING_PARAMS.get(link.source, ""), "") if pairs and leads_on else ""
+        if tap:
+            earlier = guard.duplicate_of(self.tap_key(link.source, tap), original or event_id, now)
+            if earlier and not original:
+                original = earlier
         click_id = original or event_id
         in_flight = link.starts_ts <= now < link.ends_ts
         billable = leads_on and not reason and not original and in_flight
@@ -254,7 +264,39 @@ class Jumper:
             f"{_referer_host(req.referer) if req.referer else ''}\t"
             f"{clean('&'.join(f'{k}={v}' for k, v in pairs.items()), 500) if pairs else ''}"
         )
-        return (bytes.fromhex(original) if original else raw_id), bool(reason), record
+        raw_click = bytes.fromhex(original) if original else raw_id
+        return raw_click, bool(reason), record, event_id, reason
+
+    def tap_key(self, platform_id: str, tap: str) -> int:
+        """The click guard's key for one tap as a content platform's ad system names it."""
+        return key_of(self._keyed("ad:" + platform_id + ":" + tap))
+
+    def monitor(
+        self, code: str, platform_id: str, tap: str, client_ip: str, user_agent: str, device_id: str
+    ) -> tuple[str, str, str] | None:
+        """Record an ad system's monitoring call for one tap as a click (``via`` "monitor");
+        the jump for the same tap, before or after, is its duplicate (and it the jump's).
+
+        Returns the call's event id, the touchpoint's click id (the call's own, or the earlier
+        jump's) and the bot reason (``""``: none); None when no active link ``code`` of that
+        platform exists. The caller writes nothing else to the click log.
+        """
+        link = self.cache.links.get(code)
+        if link is None or not link.active or link.source != platform_id:
+            return None
+        now = time.time()
+        profile = self._profile(user_agent)
+        decision = self.cache.policies.decide_ts(link.source, link.target, link.surface, now)
+        mode = self._choose_mode(link, decision, profile[0])
+        pairs = {LANDING_PARAMS.get(link.source, "click"): tap}
+        if device_id:
+            pairs["device_id"] = device_id
+        req = JumpRequest("GET", code, "", user_agent, "", client_ip, "")
+        click_id, _, record, event_id, reason = self._record(
+            link, req, now, decision, profile, mode, "monitor", pairs
+        )
+        self.clicks.append_bytes(record)
+        return event_id, click_id.hex(), reason
 
     def _token(self, link: CachedLink, click_id: bytes, bot: bool) -> str:
         # a token is base64url and dots only: unreserved characters, nothing to encode
@@ -333,7 +375,7 @@ class Jumper:
         # a passcode necessary (or, if links are open, that none was).
         decision = self.cache.policies.decide_ts(link.source, link.target, link.surface, now)
         profile = self._profile(req.user_agent)
-        click_id, bot, record = self._record(
+        click_id, bot, record, _, _ = self._record(
             link, req, now, decision, profile, "web", "passcode", {}
         )
         self.clicks.append_bytes(record)

@@ -24,6 +24,8 @@ from hutong.store import utcnow
 from hutong.tenants.models import TenantKind
 from hutong.tenants.principal import Principal
 from hutong.traffic import queries
+from hutong.traffic.adplatforms.protocol import PAID
+from hutong.traffic.adplatforms.service import queue_conversion
 from hutong.traffic.errors import InvalidTarget
 from hutong.traffic.models import Campaign, Conversion, Link, Placement, PostbackEndpoint
 from hutong.traffic.schemas import ConversionIn
@@ -149,6 +151,16 @@ def credit_order(
     session.flush()
     if conversion.credited:
         _enqueue_postbacks(session, conversion, link, campaign)
+        # the ad system whose monitored tap this was hears of it in its own protocol
+        queue_conversion(
+            session,
+            click_id=click_id,
+            event=PAID,
+            order_ref=order_ref,
+            reporter_id=reporter_id,
+            amount_fen=amount_fen,
+            at=occurred_at,
+        )
     return conversion
 
 

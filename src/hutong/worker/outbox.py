@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import select, update
 
 from hutong.store import Store, is_postgres, utcnow
+from hutong.traffic.adplatforms import delivery as ad_delivery
 from hutong.traffic.postbacks import SIGNATURE_HEADER, sign, signing_key
 from hutong.worker.models import OutboxMessage, OutboxStatus
 
@@ -31,6 +32,7 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 @dataclass(frozen=True)
 class Claimed:
     id: str
+    kind: str
     url: str
     body: str
     idempotency_key: str
@@ -60,7 +62,8 @@ def claim(store: Store, limit: int = 50) -> list[Claimed]:
         for row in rows:
             row.next_attempt_at = now + LEASE
         return [
-            Claimed(r.id, r.url, r.body, r.idempotency_key, r.endpoint_id, r.attempts) for r in rows
+            Claimed(r.id, r.kind, r.url, r.body, r.idempotency_key, r.endpoint_id, r.attempts)
+            for r in rows
         ]
 
 
@@ -79,22 +82,61 @@ def _send(client: httpx.Client, store: Store, msg: Claimed) -> tuple[int | None,
 
 
 def _record(store: Store, msg: Claimed, status: int | None, error: str) -> None:
+    ok = status is not None and 200 <= status < 300
+    never = status is not None and status in (400, 404, 410, 422)  # it will never accept it
+    _settle(store, msg, status, error, ok, never, MAX_ATTEMPTS)
+
+
+def _settle(
+    store: Store,
+    msg: Claimed,
+    status: int | None,
+    error: str,
+    ok: bool,
+    never: bool,
+    max_attempts: int,
+) -> bool:
+    """Record one attempt; whether the message is finished (delivered or dead)."""
     attempts = msg.attempts + 1
     values: dict[str, object] = {"attempts": attempts, "last_status": status, "last_error": error}
-    if status is not None and 200 <= status < 300:
+    final = ok or never or attempts >= max_attempts
+    if ok:
         values |= {"status": OutboxStatus.DELIVERED.value, "delivered_at": utcnow()}
-    elif attempts >= MAX_ATTEMPTS or (status is not None and status in (400, 404, 410, 422)):
-        values["status"] = OutboxStatus.DEAD.value  # the receiver says it will never accept it
+    elif final:
+        values["status"] = OutboxStatus.DEAD.value
     else:
         values["next_attempt_at"] = utcnow() + backoff(attempts)
     with store.transaction() as session:
         session.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id).values(**values))
+    return final
+
+
+def _deliver_ad_conversion(store: Store, client: httpx.Client, msg: Claimed) -> None:
+    """A conversion callback in the ad platform's own protocol, judged by its own answer."""
+    outcome = ad_delivery.attempt(client, msg.kind, msg.url, msg.body)
+    error = "" if outcome.accepted else outcome.note
+    if error:
+        log.warning("ad conversion %s (%s) not accepted: %s", msg.id, msg.kind, error[:120])
+    final = _settle(
+        store,
+        msg,
+        outcome.status,
+        error,
+        outcome.accepted,
+        not outcome.retry,
+        min(outcome.max_attempts, MAX_ATTEMPTS),
+    )
+    with store.transaction() as session:
+        ad_delivery.note_answer(session, msg.endpoint_id, outcome, msg.attempts + 1, final)
 
 
 def deliver_due(store: Store, client: httpx.Client, limit: int = 50) -> int:
     """Send every due message once; returns how many were attempted."""
     batch = claim(store, limit)
     for msg in batch:
+        if ad_delivery.is_ad_conversion(msg.kind):
+            _deliver_ad_conversion(store, client, msg)
+            continue
         status, error = _send(client, store, msg)
         if error:
             log.warning(

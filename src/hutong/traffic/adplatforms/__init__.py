@@ -1,0 +1,1 @@
+"""The content platforms' own ad-tracking protocols (docs/adplatforms.md)."""
