@@ -20,7 +20,8 @@ from tests.api.market import build_market, ok
 from tests.api.test_jump_flow import wait_for
 from tests.conftest import LiveServer
 
-PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider", "merchant", "carrier"}
+# names anyone may use (link codes, platforms, providers, carriers, ad systems): no object
+PUBLIC_PARAMS = {"code", "platform_id", "fmt", "provider", "merchant", "carrier", "platform_name"}
 
 
 def test_every_object_route_hides_other_tenants_objects(server: LiveServer) -> None:

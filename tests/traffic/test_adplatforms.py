@@ -164,6 +164,9 @@ def test_malformed_unknown_bot_and_retried_callbacks(server: LiveServer, market,
     emu, serving = _emulated(name)
     with serving as emu_url:
         code = _setup(server, market, name, emu_url, emu)
+        elsewhere = {"url": "http://127.0.0.1:9/steal"}  # only the operator moves a gateway
+        refused_put = market.client("tmall").put(f"/v1/ad-platforms/{name}/gateway", json=elsewhere)
+        assert refused_put.status_code == 404
         with httpx.Client(base_url=server.url) as client:
             bad = client.get(f"/m/{name}/{code}")  # no click value at all
             assert bad.status_code == 400 and bad.json()["code"] == "monitor_invalid"
@@ -215,4 +218,36 @@ def test_malformed_unknown_bot_and_retried_callbacks(server: LiveServer, market,
             assert row is not None and row.state == "accepted" and row.attempts == 2
         state = ok(httpx.get(emu_url + "/_emulator/state"))
         assert [c["callback"] for c in state["conversions"]] == [tap["click_value"]]
+    emu.close()
+
+
+def test_checkout_reports_the_order_and_its_payment_in_kuaishous_codes(
+    server: LiveServer, market
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.commerce.shop import connect_sandbox, order, product, sandbox_emulator, state_of
+    from tests.commerce.shop import wait_until as until
+
+    emu, serving = _emulated("kuaishou")
+    with serving as emu_url, sandbox_emulator({"tmall-1": "s3cret"}) as (_, gateway):
+        connect_sandbox(market, "tmall", gateway, "tmall-1", "s3cret")
+        code = _setup(server, market, "kuaishou", emu_url, emu)
+        tap = _tap(emu_url, _template(market, "kuaishou", code))
+        token = _jump_token(server, code, f"callback={tap['click_value']}")
+        sku = product(market, "tmall", price_fen=64_950, stock=5)["skus"][0]
+        created = ok(order(market, "tmall", sku["id"], 2, click_token=token), 201)
+        payment = ok(
+            market.client("tmall").post(
+                f"/v1/orders/{created['id']}/payments", json={"provider": "sandbox"}
+            ),
+            201,
+        )
+        assert httpx.post(payment["pay_url"]).status_code == 200
+        until(lambda: state_of(market, "tmall", created["id"]) == "paid")
+        assert _deliver(server) == 2
+        state = ok(httpx.get(emu_url + "/_emulator/state"))
+        got = {c["event"]: c for c in state["conversions"]}
+        assert set(got) == {"14", "15"}  # 订单提交, 订单支付
+        assert got["14"]["amount"] == got["15"]["amount"] == "1299.00"
+        assert all(c["callback"] == tap["click_value"] for c in got.values())
+        assert got["14"]["time_ms"] <= got["15"]["time_ms"]
     emu.close()
