@@ -20,7 +20,6 @@ Not confirmed from a published page, and what hutong does instead:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -35,6 +34,8 @@ from hutong.traffic.adplatforms.protocol import (
     device_of,
     epoch_ms,
     filled,
+    judge_reply,
+    template,
     ts_of,
 )
 
@@ -65,7 +66,7 @@ class Bilibili:
     max_attempts = 4  # the first call and the three retries the document asks for
 
     def monitor_template(self, base: str) -> str:
-        return base + "?" + "&".join(f"{k}={v}" for k, v in MACROS.items())
+        return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
         track_id = clean_id(filled(query, "track_id"))
@@ -101,14 +102,4 @@ class Bilibili:
         return ConversionRequest("GET", gateway + "?" + urlencode(fields))
 
     def judge(self, status: int | None, text: str) -> Answer:
-        if status is None or status >= 500 or status == 429:
-            return Answer(False, True, f"no answer ({status})" if status else "no answer")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return Answer(False, False, f"HTTP {status}: not JSON")
-        code = reply.get("code") if isinstance(reply, dict) else None
-        message = str(reply.get("message", "")) if isinstance(reply, dict) else ""
-        if status == 200 and code == 0:
-            return Answer(True, False, "code 0")
-        return Answer(False, False, f"code {code}: {message}"[:300])
+        return judge_reply(status, text, "code", 0)

@@ -22,7 +22,6 @@ make hutong request an address of its choosing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -37,6 +36,8 @@ from hutong.traffic.adplatforms.protocol import (
     device_of,
     epoch_ms,
     filled,
+    judge_reply,
+    template,
     ts_of,
     yuan,
 )
@@ -77,7 +78,7 @@ class Kuaishou:
     max_attempts = 16
 
     def monitor_template(self, base: str) -> str:
-        return base + "?" + "&".join(f"{k}={v}" for k, v in MACROS.items())
+        return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
         callback = clean_id(callback_value(filled(query, "callback")))
@@ -111,14 +112,4 @@ class Kuaishou:
         return ConversionRequest("GET", gateway + "?" + urlencode(fields))
 
     def judge(self, status: int | None, text: str) -> Answer:
-        if status is None or status >= 500 or status == 429:
-            return Answer(False, True, f"no answer ({status})" if status else "no answer")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return Answer(False, False, f"HTTP {status}: not JSON")
-        result = reply.get("result") if isinstance(reply, dict) else None
-        if status == 200 and result == 1:
-            return Answer(True, False, "result 1")
-        message = reply.get("error_msg", "") if isinstance(reply, dict) else ""
-        return Answer(False, False, f"result {result}: {message}"[:300])
+        return judge_reply(status, text, "result", 1)

@@ -34,6 +34,8 @@ from hutong.traffic.adplatforms.protocol import (
     device_of,
     epoch_ms,
     filled,
+    judge_reply,
+    template,
     ts_of,
     yuan,
 )
@@ -71,7 +73,7 @@ class OceanEngine:
     max_attempts = 16
 
     def monitor_template(self, base: str) -> str:
-        return base + "?" + "&".join(f"{k}={v}" for k, v in MACROS.items())
+        return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
         callback = clean_id(filled(query, "callback"))
@@ -114,14 +116,4 @@ class OceanEngine:
         return ConversionRequest("POST", gateway, text.replace(f'"{AMOUNT}"', yuan(amount_fen)))
 
     def judge(self, status: int | None, text: str) -> Answer:
-        if status is None or status >= 500 or status == 429:
-            return Answer(False, True, f"no answer ({status})" if status else "no answer")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return Answer(False, status >= 500, f"HTTP {status}: not JSON")
-        code = reply.get("code") if isinstance(reply, dict) else None
-        message = str(reply.get("message", "")) if isinstance(reply, dict) else ""
-        if status == 200 and code == 0:
-            return Answer(True, False, message or "ok")
-        return Answer(False, False, f"code {code}: {message}"[:300])
+        return judge_reply(status, text, "code", 0)

@@ -12,6 +12,7 @@ and read messages; the outbox sends them and the service decides what an answer 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -147,3 +148,26 @@ def yuan(amount_fen: int) -> str:
 
 def first_non_empty(*values: str) -> str:
     return next((v for v in values if v), "")
+
+
+def template(base: str, macros: Mapping[str, str]) -> str:
+    """A monitoring URL: ``base`` with each parameter set to the macro the platform fills."""
+    return base + "?" + "&".join(f"{name}={macro}" for name, macro in macros.items())
+
+
+def judge_reply(status: int | None, text: str, field: str, success: object) -> Answer:
+    """The reading all four platforms share: no answer, 429 or a 5xx may succeed later; HTTP
+    200 whose JSON ``field`` equals ``success`` is accepted; anything else is a refusal."""
+    if status is None or status >= 500 or status == 429:
+        return Answer(False, True, f"no answer ({status})" if status else "no answer")
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        return Answer(False, False, f"HTTP {status}: not JSON")
+    if not isinstance(reply, dict):
+        return Answer(False, False, f"HTTP {status}: not a JSON object")
+    value = reply.get(field)
+    message = reply.get("message") or reply.get("error_msg") or ""
+    if status == 200 and value == success:
+        return Answer(True, False, f"{field} {value}")
+    return Answer(False, False, f"{field} {value}: {message}"[:300])

@@ -30,6 +30,8 @@ from hutong.traffic.adplatforms.protocol import (
     device_of,
     epoch_ms,
     filled,
+    judge_reply,
+    template,
     ts_of,
 )
 
@@ -59,7 +61,7 @@ class Xiaohongshu:
     max_attempts = 16
 
     def monitor_template(self, base: str) -> str:
-        return base + "?" + "&".join(f"{k}={v}" for k, v in MACROS.items())
+        return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
         click_id = clean_id(filled(query, "click_id"))
@@ -99,13 +101,4 @@ class Xiaohongshu:
         return ConversionRequest("POST", gateway, json.dumps(body, separators=(",", ":")))
 
     def judge(self, status: int | None, text: str) -> Answer:
-        if status is None or status >= 500 or status == 429:
-            return Answer(False, True, f"no answer ({status})" if status else "no answer")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            return Answer(False, False, f"HTTP {status}: not JSON")
-        code = reply.get("code") if isinstance(reply, dict) else None
-        if status == 200 and code == 0:
-            return Answer(True, False, "code 0")
-        return Answer(False, False, f"code {code}: {reply.get('message', '')}"[:300])
+        return judge_reply(status, text, "code", 0)
