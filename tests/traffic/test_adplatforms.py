@@ -156,6 +156,15 @@ def test_whole_loop_through_the_platforms_emulator(server: LiveServer, market, n
         assert len(ok(market.client(OWNERS[name]).get("/v1/ad-conversions"))) == 1
         other = "kuaishou" if OWNERS[name] != "kuaishou" else "douyin"
         assert ok(market.client(other).get("/v1/ad-conversions")) == []
+
+        # the console's ad-tracking page shows the same callback, accepted, to the buyer
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        with httpx.Client(base_url=server.url, follow_redirects=False) as browser:
+            key = market.keys["tmall"]
+            assert browser.post("/console/signin", content=f"key={key}", headers=form).is_redirect
+            page = browser.get("/console/ads?lang=en").text
+        assert 'id="ad-conversions"' in page and "accepted" in page
+        assert PLATFORMS[name].events["paid"] in page and "__" in page  # the templates' macros
     emu.close()
 
 

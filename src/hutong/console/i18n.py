@@ -165,6 +165,19 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "change_policy": ("修改外链政策", "Change a link policy"),
     "source_platform": ("来源平台", "Source platform"),
     "any": ("全部", "any"),
+    "ads": ("广告监测", "Ad tracking"),
+    "ad_platforms": ("内容平台的广告系统", "The content platforms' ad systems"),
+    "monitor_template": ("点击监测链接模板", "Click-monitoring URL template"),
+    "gateway": ("回传地址", "Conversion endpoint"),
+    "unconfirmed": ("格式未经证实（hutong 自定义）", "format unconfirmed (hutong's own)"),
+    "ad_clicks": ("监测到的点击", "Taps reported by monitoring calls"),
+    "ad_conversions": ("转化回传", "Conversion callbacks"),
+    "event": ("事件", "Event"),
+    "event_code": ("事件代码", "Event code"),
+    "answer": ("平台答复", "Platform's answer"),
+    "seen_first_by": ("先到", "Seen first by"),
+    "calls": ("调用次数", "Calls"),
+    "bot": ("机器人", "Bot"),
 }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hutong.console import assets, books, figures, live, orders, overview, signin, traffic
+from hutong.console import ads, assets, books, figures, live, orders, overview, signin, traffic
 from hutong.console.web import router
 
-PAGES = (signin, overview, traffic, orders, books, live, figures, assets)
+PAGES = (signin, overview, traffic, orders, books, live, ads, figures, assets)
 
 __all__ = ["PAGES", "router"]
