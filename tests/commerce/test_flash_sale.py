@@ -25,14 +25,22 @@ async def _storm(url: str, key: str, sku_id: str) -> collections.Counter[int]:
     ) as client:
 
         async def buy(n: int) -> int:
-            answer = await client.post(
-                "/v1/orders",
-                json={
-                    "lines": [{"sku_id": sku_id, "quantity": 1}],
-                    "buyer_ref": f"flash-buyer-{n}",
-                    "ship_to": ADDRESS,
-                },
-            )
+            body = {
+                "lines": [{"sku_id": sku_id, "quantity": 1}],
+                "buyer_ref": f"flash-buyer-{n}",
+                "ship_to": ADDRESS,
+            }
+            # As a real client does: a request whose connection dropped (a keep-alive
+            # connection the server closed as it was reused, under this much load) is sent
+            # again with the same Idempotency-Key, and the server applies it once.
+            headers = {"Idempotency-Key": f"flash-{n}"}
+            for attempt in range(3):
+                try:
+                    answer = await client.post("/v1/orders", json=body, headers=headers)
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
             if answer.status_code == 409:
                 assert answer.json()["code"] == "insufficient_stock"
             return answer.status_code
