@@ -12,10 +12,12 @@ import datetime as dt
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hutong.store import Store, is_postgres, utcnow
 from hutong.traffic.adplatforms import delivery as ad_delivery
@@ -95,8 +97,10 @@ def _settle(
     ok: bool,
     never: bool,
     max_attempts: int,
+    also: Callable[[Session, bool], None] | None = None,
 ) -> bool:
-    """Record one attempt; whether the message is finished (delivered or dead)."""
+    """Record one attempt; whether the message is finished (delivered or dead). ``also``
+    records more in the same transaction (told whether the message is finished)."""
     attempts = msg.attempts + 1
     values: dict[str, object] = {"attempts": attempts, "last_status": status, "last_error": error}
     final = ok or never or attempts >= max_attempts
@@ -108,6 +112,8 @@ def _settle(
         values["next_attempt_at"] = utcnow() + backoff(attempts)
     with store.transaction() as session:
         session.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id).values(**values))
+        if also is not None:
+            also(session, final)
     return final
 
 
@@ -117,7 +123,7 @@ def _deliver_ad_conversion(store: Store, client: httpx.Client, msg: Claimed) -> 
     error = "" if outcome.accepted else outcome.note
     if error:
         log.warning("ad conversion %s (%s) not accepted: %s", msg.id, msg.kind, error[:120])
-    final = _settle(
+    _settle(
         store,
         msg,
         outcome.status,
@@ -125,9 +131,11 @@ def _deliver_ad_conversion(store: Store, client: httpx.Client, msg: Claimed) -> 
         outcome.accepted,
         not outcome.retry,
         min(outcome.max_attempts, MAX_ATTEMPTS),
+        # the callback's row and the outbox's move together: a crash cannot leave them apart
+        lambda session, final: ad_delivery.note_answer(
+            session, msg.endpoint_id, outcome, msg.attempts + 1, final
+        ),
     )
-    with store.transaction() as session:
-        ad_delivery.note_answer(session, msg.endpoint_id, outcome, msg.attempts + 1, final)
 
 
 def deliver_due(store: Store, client: httpx.Client, limit: int = 50) -> int:
