@@ -29,14 +29,11 @@ from hutong.traffic.adplatforms.protocol import (
     Answer,
     ConversionRequest,
     MonitorCall,
-    MonitorInvalid,
-    clean_id,
-    device_of,
     epoch_ms,
     filled,
     judge_reply,
+    read_call,
     template,
-    ts_of,
 )
 
 MACROS = {
@@ -69,22 +66,13 @@ class Bilibili:
         return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
-        track_id = clean_id(filled(query, "track_id"))
-        if not track_id:
-            raise MonitorInvalid("track_id (__TRACKID__) is missing or malformed")
-        return MonitorCall(
-            platform=self.name,
-            click_key=track_id,
-            callback=track_id,
-            ts_ms=ts_of(filled(query, "ts")),
-            ip=filled(query, "ip"),
-            user_agent=filled(query, "ua"),
-            device_id=device_of(query, "oaid", "idfa", "imei"),
-            ad={
-                k: filled(query, k)
-                for k in ("account_id", "campaign_id", "unit_id", "creative_id")
-                if filled(query, k)
-            },
+        return read_call(
+            self.name,
+            query,
+            filled(query, "track_id"),
+            "__TRACKID__",
+            ("oaid", "idfa", "imei"),
+            ("account_id", "campaign_id", "unit_id", "creative_id"),
         )
 
     def conversion(

@@ -31,14 +31,11 @@ from hutong.traffic.adplatforms.protocol import (
     Answer,
     ConversionRequest,
     MonitorCall,
-    MonitorInvalid,
-    clean_id,
-    device_of,
     epoch_ms,
     filled,
     judge_reply,
+    read_call,
     template,
-    ts_of,
     yuan,
 )
 
@@ -81,20 +78,13 @@ class Kuaishou:
         return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
-        callback = clean_id(callback_value(filled(query, "callback")))
-        if not callback:
-            raise MonitorInvalid("callback (__CALLBACK__) is missing or malformed")
-        return MonitorCall(
-            platform=self.name,
-            click_key=callback,
-            callback=callback,
-            ts_ms=ts_of(filled(query, "ts")),
-            ip=filled(query, "ip"),
-            user_agent=filled(query, "ua"),
-            device_id=device_of(query, "oaid", "idfa_md5", "imei_md5"),
-            ad={
-                k: filled(query, k) for k in ("account_id", "did", "aid", "cid") if filled(query, k)
-            },
+        return read_call(
+            self.name,
+            query,
+            callback_value(filled(query, "callback")),
+            "__CALLBACK__",
+            ("oaid", "idfa_md5", "imei_md5"),
+            ("account_id", "did", "aid", "cid"),
         )
 
     def conversion(

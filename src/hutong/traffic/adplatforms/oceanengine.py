@@ -29,14 +29,11 @@ from hutong.traffic.adplatforms.protocol import (
     Answer,
     ConversionRequest,
     MonitorCall,
-    MonitorInvalid,
-    clean_id,
-    device_of,
     epoch_ms,
     filled,
     judge_reply,
+    read_call,
     template,
-    ts_of,
     yuan,
 )
 
@@ -76,22 +73,13 @@ class OceanEngine:
         return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
-        callback = clean_id(filled(query, "callback"))
-        if not callback:
-            raise MonitorInvalid("callback (__CALLBACK_PARAM__) is missing or malformed")
-        return MonitorCall(
-            platform=self.name,
-            click_key=callback,
-            callback=callback,
-            ts_ms=ts_of(filled(query, "ts")),
-            ip=filled(query, "ip"),
-            user_agent=filled(query, "ua"),
-            device_id=device_of(query, "oaid", "idfa", "imei"),
-            ad={
-                k: filled(query, k)
-                for k in ("promotion_id", "project_id", "aid", "cid", "campaign_id", "csite")
-                if filled(query, k)
-            },
+        return read_call(
+            self.name,
+            query,
+            filled(query, "callback"),
+            "__CALLBACK_PARAM__",
+            ("oaid", "idfa", "imei"),
+            ("promotion_id", "project_id", "aid", "cid", "campaign_id", "csite"),
         )
 
     def conversion(

@@ -171,3 +171,29 @@ def judge_reply(status: int | None, text: str, field: str, success: object) -> A
     if status == 200 and value == success:
         return Answer(True, False, f"{field} {value}")
     return Answer(False, False, f"{field} {value}: {message}"[:300])
+
+
+def read_call(
+    platform: str,
+    query: Mapping[str, str],
+    click_value: str,
+    macro: str,
+    devices: tuple[str, ...],
+    ad_fields: tuple[str, ...],
+) -> MonitorCall:
+    """A monitoring call in hutong's words, from the parameters of hutong's own templates
+    (``ts``, ``ip``, ``ua`` and the platform's ids); ``click_value`` is the tap's value as the
+    platform's module read it. MonitorInvalid when that value is missing or malformed."""
+    value = clean_id(click_value)
+    if not value:
+        raise MonitorInvalid(f"the click value ({macro}) is missing or malformed")
+    return MonitorCall(
+        platform=platform,
+        click_key=value,
+        callback=value,
+        ts_ms=ts_of(filled(query, "ts")),
+        ip=filled(query, "ip"),
+        user_agent=filled(query, "ua"),
+        device_id=device_of(query, *devices),
+        ad={k: filled(query, k) for k in ad_fields if filled(query, k)},
+    )

@@ -25,14 +25,11 @@ from hutong.traffic.adplatforms.protocol import (
     Answer,
     ConversionRequest,
     MonitorCall,
-    MonitorInvalid,
-    clean_id,
-    device_of,
     epoch_ms,
     filled,
     judge_reply,
+    read_call,
     template,
-    ts_of,
 )
 
 MACROS = {
@@ -64,22 +61,13 @@ class Xiaohongshu:
         return template(base, MACROS)
 
     def parse_monitor(self, query: Mapping[str, str]) -> MonitorCall:
-        click_id = clean_id(filled(query, "click_id"))
-        if not click_id:
-            raise MonitorInvalid("click_id (__CLICKID__) is missing or malformed")
-        return MonitorCall(
-            platform=self.name,
-            click_key=click_id,
-            callback=click_id,
-            ts_ms=ts_of(filled(query, "ts")),
-            ip=filled(query, "ip"),
-            user_agent=filled(query, "ua"),
-            device_id=device_of(query, "oaid", "idfa"),
-            ad={
-                k: filled(query, k)
-                for k in ("advertiser_id", "campaign_id", "unit_id", "creative_id")
-                if filled(query, k)
-            },
+        return read_call(
+            self.name,
+            query,
+            filled(query, "click_id"),
+            "__CLICKID__",
+            ("oaid", "idfa"),
+            ("advertiser_id", "campaign_id", "unit_id", "creative_id"),
         )
 
     def conversion(
