@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hutong.attribution import weights
 from hutong.attribution.weights import (
     Journey,
     first_click,
@@ -97,3 +99,63 @@ def test_every_weight_model_sums_to_one(n: int, first: float, last: float) -> No
         assert all(w >= 0 for w in weights)
     decay = time_decay([float((n - i) * 3600) for i in range(n)], 7200)
     assert all(0 < a < b for a, b in itertools.pairwise(decay))  # newer weighs more
+
+
+def _reference_effects(journeys: list[Journey], order: int) -> dict[str, float]:
+    """The order-k chain by its definition, one journey and one transition at a time, solved
+    densely: a state is a step's last k channels of its (collapsed) journey, a removed
+    channel's states convert nothing."""
+    counts: dict[tuple[object, object], float] = {}
+    for j in journeys:
+        steps = [c for i, c in enumerate(j.channels) if i == 0 or c != j.channels[i - 1]]
+        states: list[object] = ["start"]
+        states += [tuple(steps[max(0, i - order + 1) : i + 1]) for i in range(len(steps))]
+        states.append("conv" if j.converted else "null")
+        for a, b in itertools.pairwise(states):
+            counts[(a, b)] = counts.get((a, b), 0.0) + j.count
+    transient = sorted({a for a, _ in counts}, key=str)
+    index = {s: i for i, s in enumerate(transient)}
+    totals = {s: sum(v for (a, _), v in counts.items() if a == s) for s in transient}
+    channels = sorted({c for j in journeys for c in j.channels})
+
+    def converts(removed: str | None) -> float:
+        alive = [s == "start" or removed not in s for s in transient]  # type: ignore[operator]
+        q = np.zeros((len(transient), len(transient)))
+        r = np.zeros(len(transient))
+        for (a, b), v in counts.items():
+            if b == "conv":
+                r[index[a]] += v / totals[a]
+            elif b != "null" and alive[index[b]]:
+                q[index[a], index[b]] += v / totals[a]
+        keep = np.flatnonzero(alive)
+        x = np.linalg.solve(np.eye(len(keep)) - q[np.ix_(keep, keep)], r[keep])
+        return float(x[list(keep).index(index["start"])])
+
+    base = converts(None)
+    return {c: (1.0 - converts(c) / base) if base > 0 else 0.0 for c in channels}
+
+
+markov_journey = st.builds(
+    Journey,
+    st.lists(st.sampled_from("abcde"), min_size=1, max_size=6).map(tuple),
+    st.booleans(),
+    st.integers(1, 4),
+)
+
+
+@given(
+    st.lists(markov_journey, min_size=1, max_size=25),
+    st.integers(1, 3),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_markov_chain_equals_its_definition(
+    journeys: list[Journey], order: int, dense: bool, iterate: bool
+) -> None:
+    # both ways of indexing states and transitions (by a table; by a sort, as for large key
+    # spaces) and both solvers (sparse LU; the Neumann series, as for large chains)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(weights, "DENSE_KEYS", 1 << 22 if dense else 0)
+        patch.setattr(weights, "DIRECT_STATES", 0 if iterate else 5_000)
+        got = markov_removal_effects(journeys, order=order)
+    assert got == pytest.approx(_reference_effects(journeys, order), abs=1e-9)

@@ -174,23 +174,39 @@ class Paths:
         )
 
 
+DENSE_KEYS = 1 << 22  # key spaces up to this size are indexed by a table, not a sort
+
+
+def _distinct(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative keys below ``space``. A small
+    space is indexed through a table of that size (two linear passes); a sort of millions of
+    keys was most of the time of an order-1 chain."""
+    if space > DENSE_KEYS:
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    index = np.cumsum(present) - 1
+    return np.flatnonzero(present), index[keys]
+
+
 def _state_index(window: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of ``window`` (each step's last k channels) and each step's state number
-    (1-based: 0 is start). Rows are packed into one integer when they fit (one sort of int64
-    instead of a sort of rows)."""
+    (1-based: 0 is start). Rows are packed into one integer when they fit (one pass over
+    int64 keys instead of a sort of rows)."""
     n, order = window.shape
     base = channels + 1
     if base**order < 2**62:
         packed = np.zeros(n, dtype=np.int64)
         for col in range(order):
             packed = packed * base + (window[:, col] + 1)
-        distinct, inverse = np.unique(packed, return_inverse=True)
+        distinct, inverse = _distinct(packed, base**order)
         members = np.empty((len(distinct), order), dtype=np.int64)
         rest = distinct.copy()
         for col in range(order - 1, -1, -1):
             members[:, col] = rest % base - 1
             rest //= base
-        return members, inverse.reshape(-1) + 1
+        return members, inverse + 1
     members, inverse = np.unique(window, axis=0, return_inverse=True)
     return members, inverse.reshape(-1) + 1
 
@@ -234,20 +250,24 @@ class Chain:
         first = np.zeros(n, dtype=bool)
         first[starts] = True
         prev_state = np.where(first, 0, np.concatenate(([0], state[:-1])))
-        last = ends - 1
-        rows = np.concatenate((prev_state, state[last], state[last]))
-        cols = np.concatenate((state, np.full(len(last), -1), np.full(len(last), -2)))
-        counts = np.concatenate((weight, conv, null))
         size = len(members) + 1
-        key = rows * (size + 2) + (cols + 2)
-        unique, inverse = np.unique(key, return_inverse=True)
-        summed = np.bincount(inverse.reshape(-1), weights=counts)
-        used = summed > 0
+        # transient steps: one key per (from, to) pair, summed; absorptions: per state
+        pairs, inverse = _distinct(prev_state * size + state, size * size)
+        moved = np.bincount(inverse, weights=weight, minlength=len(pairs))
+        last_state = state[ends - 1]
+        absorbed = [np.bincount(last_state, weights=w, minlength=size) for w in (null, conv)]
+        by_state = np.arange(size)
+        rows = np.concatenate((pairs // size, by_state, by_state))
+        cols = np.concatenate((pairs % size, np.full(size, -1), np.full(size, -2)))
+        counts = np.concatenate((moved, absorbed[1], absorbed[0]))
+        used = counts > 0
+        rows, cols, counts = rows[used], cols[used], counts[used]
+        ordered = np.argsort(rows * (size + 2) + (cols + 2), kind="stable")  # row, then column
         return cls(
             size=size,
-            rows=(unique // (size + 2))[used],
-            cols=(unique % (size + 2) - 2)[used],
-            counts=summed[used],
+            rows=rows[ordered],
+            cols=cols[ordered],
+            counts=counts[ordered],
             channels=list(paths.names),
             members=members,
         )
@@ -300,10 +320,13 @@ def _direct(q: csr_matrix, r: np.ndarray, alive: np.ndarray) -> float:
 
 
 def _neumann(q: csr_matrix, r: np.ndarray, alive: np.ndarray) -> list[float] | None:
+    """Multiplying a many-column block by Q in compressed-column form took a third of the
+    time it takes in compressed-row form here (scipy, 97,000 states, 51 columns)."""
     rhs = r[:, None] * alive
     x = rhs.copy()
+    by_column = q.tocsc()
     for step in range(1, MAX_ITERATIONS + 1):
-        nxt = q @ x
+        nxt = by_column @ x
         nxt += rhs
         nxt *= alive
         if step % 4 == 0 or step == MAX_ITERATIONS:
