@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hutong.attribution import weights
+from hutong.attribution import weights as chains
 from hutong.attribution.weights import (
     Journey,
     first_click,
@@ -155,7 +155,7 @@ def test_the_markov_chain_equals_its_definition(
     # both ways of indexing states and transitions (by a table; by a sort, as for large key
     # spaces) and both solvers (sparse LU; the Neumann series, as for large chains)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(weights, "DENSE_KEYS", 1 << 22 if dense else 0)
-        patch.setattr(weights, "DIRECT_STATES", 0 if iterate else 5_000)
+        patch.setattr(chains, "DENSE_KEYS", 1 << 22 if dense else 0)
+        patch.setattr(chains, "DIRECT_STATES", 0 if iterate else 5_000)
         got = markov_removal_effects(journeys, order=order)
     assert got == pytest.approx(_reference_effects(journeys, order), abs=1e-9)
