@@ -15,6 +15,11 @@ def test_health_and_openapi(server: LiveServer) -> None:
         assert ok(client.get("/healthz"))["status"] == "ok"
         spec = ok(client.get("/openapi.json"))
         assert "/j/{code}" in spec["paths"] and "/v1/links" in spec["paths"]
+        # refusals are documented as what is sent: problem+json, pages on the jump
+        create = spec["paths"]["/v1/tenants"]["post"]["responses"]
+        assert "422" not in create and "application/problem+json" in create["4XX"]["content"]
+        assert "Problem" in spec["components"]["schemas"]
+        assert "text/html" in spec["paths"]["/j/{code}"]["get"]["responses"]["404"]["content"]
 
 
 def test_errors_are_problem_json_with_a_code(server: LiveServer) -> None:
@@ -28,6 +33,11 @@ def test_errors_are_problem_json_with_a_code(server: LiveServer) -> None:
         bad.close()
         assert anonymous.get("/nowhere").json()["code"] == "not_found"
         assert anonymous.delete("/healthz").json()["code"] == "method_not_allowed"
+    with server.client(server.world.operator_key) as operator:  # found by tests/api/test_fuzz
+        nowhere = operator.post(
+            "/v1/tenants", json={"kind": "shelf_platform", "name": "x", "platform_id": "nowhere"}
+        )
+        assert nowhere.status_code == 422 and "names no platform" in nowhere.json()["detail"]
 
 
 def test_strict_inputs_false_is_not_a_number(server: LiveServer) -> None:

@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from hutong.errors import HutongError
@@ -28,6 +30,18 @@ HTTP_CODES = {
     422: "validation_failed",
     429: "rate_limited",
 }
+
+
+class Problem(BaseModel):
+    """What every error answer carries (RFC 9457), as ``application/problem+json``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str  # stable, machine-readable: the part of ``type`` after the last slash
+    instance: str  # the request's path
+    errors: list[dict[str, Any]] | None = None  # per-field errors of a 422
 
 
 def problem(
@@ -100,3 +114,39 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    document(app)
+
+
+PROBLEM_RESPONSE = {
+    "description": "Refused: a problem (RFC 9457) whose ``code`` says why",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def document(app: FastAPI) -> None:
+    """/openapi.json says what the API really sends on a refusal: a ``4XX`` problem on every
+    operation, in place of FastAPI's default 422 ``HTTPValidationError``, which hutong never
+    sends (its validation errors are problems too)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["4XX"] = PROBLEM_RESPONSE
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from hutong.ids import new_id
 from hutong.store import utcnow
 from hutong.tenants.models import ApiKey, Role, Tenant, TenantKind
 from hutong.tenants.principal import Principal
+from hutong.traffic.models import Platform  # a tenant of a platform names one of these
 
 KEY_PREFIX = "htk"
 
@@ -41,6 +42,8 @@ def create_tenant(
     if kind in (TenantKind.CONTENT_PLATFORM, TenantKind.SHELF_PLATFORM) and platform_id is None:
         raise InvalidInput(f"a {kind.value} tenant needs platform_id")
     if platform_id is not None:
+        if session.get(Platform, platform_id) is None:
+            raise InvalidInput(f"platform_id {platform_id!r} names no platform (GET /v1/platforms)")
         taken = session.scalar(
             select(Tenant.id).where(Tenant.platform_id == platform_id, Tenant.kind == kind.value)
         )

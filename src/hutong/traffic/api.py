@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
@@ -546,17 +546,23 @@ def _jump(code: str, request: Request, runtime: RuntimeDep) -> Response:
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
-@public.get(
-    "/j/{code}",
-    response_class=Response,
-    responses={302: {"description": "redirect to the target"}},
-)
+# what a jump answers: people get pages, never problem+json
+_HTML: dict[str, dict[str, Any]] = {"text/html": {}}
+JUMP_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a page: open in the app, or copy the passcode", "content": _HTML},
+    302: {"description": "redirect to the target"},
+    403: {"description": "the link may not be followed from here, and why", "content": _HTML},
+    404: {"description": "no such link (a page)", "content": _HTML},
+}
+
+
+@public.get("/j/{code}", response_class=Response, responses=JUMP_ANSWERS)
 def jump(code: str, request: Request, runtime: RuntimeDep) -> Response:
     """The tracked jump (normally answered by the dedicated listener before reaching here)."""
     return _jump(code, request, runtime)
 
 
-@public.head("/j/{code}", response_class=Response)
+@public.head("/j/{code}", response_class=Response, responses=JUMP_ANSWERS)
 def jump_head(code: str, request: Request, runtime: RuntimeDep) -> Response:
     """Where the jump would go; a HEAD is never recorded as a click."""
     return _jump(code, request, runtime)
