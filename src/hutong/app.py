@@ -12,6 +12,7 @@ from sqlalchemy import text
 from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
+from hutong.api.ratelimit import RateLimitMiddleware
 from hutong.api.requestid import RequestIdMiddleware, metrics_text
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
@@ -54,6 +55,13 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
+    limits = runtime.settings
+    app.add_middleware(  # inside the request ids: a refusal is logged and counted too
+        RateLimitMiddleware,
+        per_key=limits.api_rate_per_second,
+        burst=limits.api_burst,
+        anonymous=limits.anonymous_rate_per_second,
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(jump_router)
     app.include_router(tenants_router)

@@ -94,6 +94,10 @@ class Settings:
     postback_tolerance_seconds: int = 300
     cache_poll_ms: int = 500
     bot_rate_per_minute: int = 120
+    jump_flood_per_minute: int = 6000
+    api_rate_per_second: int = 1000
+    api_burst: int = 2000
+    anonymous_rate_per_second: int = 100
     settle_holding_days: int = 15
     settle_lookback_days: int = 92
     settle_every_seconds: int = 3600
@@ -132,6 +136,10 @@ def load_settings() -> Settings:
         postback_tolerance_seconds=_env_int("HUTONG_POSTBACK_TOLERANCE_SECONDS", 300),
         cache_poll_ms=_env_int("HUTONG_CACHE_POLL_MS", 500),
         bot_rate_per_minute=_env_int("HUTONG_BOT_RATE_PER_MINUTE", 120),
+        jump_flood_per_minute=_env_int("HUTONG_JUMP_FLOOD_PER_MINUTE", 6000),
+        api_rate_per_second=_env_int("HUTONG_API_RATE_PER_SECOND", 1000),
+        api_burst=_env_int("HUTONG_API_BURST", 2000),
+        anonymous_rate_per_second=_env_int("HUTONG_ANONYMOUS_RATE_PER_SECOND", 100),
         settle_holding_days=_env_int("HUTONG_SETTLE_HOLDING_DAYS", 15),
         settle_lookback_days=_env_int("HUTONG_SETTLE_LOOKBACK_DAYS", 92),
         settle_every_seconds=_env_int("HUTONG_SETTLE_EVERY_SECONDS", 3600),

@@ -84,6 +84,7 @@ def build_runtime(settings: Settings, store: Store | None = None) -> Runtime:
         public_url=settings.public_url,
         dedup_seconds=settings.click_dedup_seconds,
         rate_per_minute=settings.bot_rate_per_minute,
+        flood_per_minute=settings.jump_flood_per_minute,
     )
     intake = ImpressionIntake(impressions_log, hasher, settings.click_dedup_seconds)
     return Runtime(

@@ -54,6 +54,14 @@ def test_an_address_over_its_rate_is_flagged_until_the_minute_turns() -> None:
     assert guard.bot_reason(IP2, UA, "code", minute + 5) == ""
 
 
+def test_an_address_over_its_flood_limit_is_refused_until_the_minute_turns() -> None:
+    guard = ClickGuard(dedup_seconds=60, rate_per_minute=3, flood_per_minute=5)
+    minute = T0 - T0 % 60
+    reasons = [guard.bot_reason(IP, f"{i:016x}", "code", minute + i) for i in range(7)]
+    assert reasons == ["", "", "", "rate", "rate", "flood", "flood"]
+    assert guard.bot_reason(IP, UA, "code", minute + 60) == ""
+
+
 def test_one_device_tapping_two_links_faster_than_a_person_is_flagged() -> None:
     guard = ClickGuard(dedup_seconds=60, rate_per_minute=100)
     assert guard.bot_reason(IP, UA, "a", T0) == ""

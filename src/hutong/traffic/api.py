@@ -553,6 +553,7 @@ JUMP_ANSWERS: dict[int | str, dict[str, Any]] = {
     302: {"description": "redirect to the target"},
     403: {"description": "the link may not be followed from here, and why", "content": _HTML},
     404: {"description": "no such link (a page)", "content": _HTML},
+    429: {"description": "too many taps from this address this minute (a page)", "content": _HTML},
 }
 
 

@@ -66,10 +66,16 @@ class Generations:
         return found
 
 
+FLOOD = "flood"
+
+
 class ClickGuard:
-    def __init__(self, dedup_seconds: int, rate_per_minute: int) -> None:
+    def __init__(
+        self, dedup_seconds: int, rate_per_minute: int, flood_per_minute: int = 10**9
+    ) -> None:
         self.dedup_seconds = dedup_seconds
         self.rate_per_minute = rate_per_minute
+        self.flood_per_minute = flood_per_minute
         # device and link (key_of(device) ^ salt_of(link)) -> the event id of the click that
         # opened the window
         self._seen = Generations(max(dedup_seconds, 1))
@@ -90,11 +96,13 @@ class ClickGuard:
         return ""
 
     def bot_reason(self, address: int, ua_key: str, code: str, now: float) -> str:
-        """``"rate"`` or ``"timing"`` when this tap looks scripted, else ``""``.
+        """``"rate"`` or ``"timing"`` when this tap looks scripted, ``"flood"`` when it must
+        not even be served, else ``""``.
 
-        Rate: more than ``rate_per_minute`` clicks from one address in a clock minute. Timing:
-        the same address and User-Agent (one device) tapping a different link within
-        ``HUMAN_GAP_SECONDS`` of its last tap.
+        Rate: more than ``rate_per_minute`` clicks from one address in a clock minute. Flood:
+        more than ``flood_per_minute`` (far above: a carrier's NAT puts many phones behind one
+        address). Timing: the same address and User-Agent (one device) tapping a different
+        link within ``HUMAN_GAP_SECONDS`` of its last tap.
         """
         ms = int(now * 1000)
         last = self._visits.get(address, now)
@@ -111,7 +119,7 @@ class ClickGuard:
             )
         self._visits.current[address] = f"{ms:012x}{min(count, 0xFFFFFF):06x}{ua_key}{code}"
         if count > self.rate_per_minute:
-            return "rate"
+            return FLOOD if count > self.flood_per_minute else "rate"
         return "timing" if scripted else ""
 
     def over_rate(self, key: str, now: float) -> bool:

@@ -22,7 +22,7 @@ from hutong.traffic.cache import LinkCache
 from hutong.traffic.cached import CachedLink
 from hutong.traffic.codes import find_passcodes
 from hutong.traffic.errors import PasscodeExpired, PasscodeNotFound
-from hutong.traffic.guard import ClickGuard, key_of
+from hutong.traffic.guard import FLOOD, ClickGuard, key_of
 from hutong.traffic.policy import Decision
 from hutong.traffic.tokens import TokenSigner
 from hutong.traffic.urls import append_query, encode_param, passthrough_query
@@ -111,12 +111,13 @@ class Jumper:
         public_url: str,
         dedup_seconds: int = 3600,
         rate_per_minute: int = 120,
+        flood_per_minute: int = 6000,
     ) -> None:
         self.cache = cache
         self.clicks = clicks
         self.signer = signer
         self.public_url = public_url
-        self.guard = ClickGuard(dedup_seconds, rate_per_minute)
+        self.guard = ClickGuard(dedup_seconds, rate_per_minute, flood_per_minute)
         # BLAKE2b in keyed mode is a MAC (RFC 7693 §2.9), at a third of HMAC-SHA256's cost on
         # this path; the key is the same PII key, so these hashes unlink with it.
         self._mac = hashlib.blake2b(key=hashlib.sha256(pii_key).digest(), digest_size=16)
@@ -166,6 +167,8 @@ class Jumper:
         click_id, bot_flag, record, _, _ = self._record(
             link, req, now, decision, profile, mode, via, pairs
         )
+        if not record:
+            return pages.too_many(now)
         answer = self._answer(link, mode, click_id, bot_flag, pairs)
         answer.record = record
         return answer
@@ -235,8 +238,12 @@ class Jumper:
         if not reason and req.purpose:
             reason = "prefetch"
         guard = self.guard
+        # every tap counts against its address, a known crawler's too
+        seen = guard.bot_reason(ip_int, ua_key, link.code, now)
+        if seen == FLOOD:  # neither served nor logged, and no dedupe window opened
+            return raw_id, True, b"", event_id, FLOOD
         if not reason:
-            reason = guard.bot_reason(ip_int, ua_key, link.code, now)
+            reason = seen
         leads_on = mode in ("web", "app")
         original = (
             guard.duplicate_of(ip_int ^ ua_int ^ link.salt, event_id, now) if leads_on else ""
@@ -295,6 +302,8 @@ class Jumper:
         click_id, _, record, event_id, reason = self._record(
             link, req, now, decision, profile, mode, "monitor", pairs
         )
+        if not record:
+            raise TooManyRequests("too many taps from this address; wait a minute")
         self.clicks.append_bytes(record)
         return event_id, click_id.hex(), reason
 

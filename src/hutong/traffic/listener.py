@@ -24,7 +24,14 @@ log = logging.getLogger("hutong.traffic.listener")
 MAX_HEAD = 16 * 1024
 KEEP_ALIVE_SECONDS = 5.0
 _CODE = re.compile(rb"^[0-9A-Za-z_-]{1,32}$")
-_REASONS = {200: b"OK", 302: b"Found", 403: b"Forbidden", 404: b"Not Found", 500: b"Server Error"}
+_REASONS = {
+    200: b"OK",
+    302: b"Found",
+    403: b"Forbidden",
+    404: b"Not Found",
+    429: b"Too Many Requests",
+    500: b"Server Error",
+}
 
 
 class ClickBatch:

@@ -72,3 +72,16 @@ def not_found() -> JumpAnswer:
     from hutong.traffic.jump import JumpAnswer
 
     return JumpAnswer(404, list(HTML_HEADERS), _not_found_body())
+
+
+@functools.lru_cache(maxsize=1)
+def _too_many_body() -> bytes:
+    return _env.get_template("too_many.html").render().encode()
+
+
+def too_many(now: float) -> JumpAnswer:
+    """429 for an address over its flood limit, until its clock minute ends."""
+    from hutong.traffic.jump import JumpAnswer
+
+    retry = str(60 - int(now) % 60)
+    return JumpAnswer(429, [*HTML_HEADERS, ("retry-after", retry)], _too_many_body())
