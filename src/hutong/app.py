@@ -12,8 +12,9 @@ from sqlalchemy import text
 from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
+from hutong.api.metrics import metrics_text
 from hutong.api.ratelimit import RateLimitMiddleware
-from hutong.api.requestid import RequestIdMiddleware, metrics_text
+from hutong.api.requestid import RequestIdMiddleware
 from hutong.attribution.api import router as attribution_router
 from hutong.commerce.api import router as commerce_router
 from hutong.console.routes import router as console_router
@@ -92,9 +93,11 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         }
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics() -> PlainTextResponse:
-        """Requests served by this process per method, route template and status class, in
-        Prometheus' text format (the /j/ fast path keeps its own click log instead)."""
-        return PlainTextResponse(metrics_text(), media_type="text/plain; version=0.0.4")
+    def metrics(rt: RuntimeDep) -> PlainTextResponse:
+        """Prometheus' text format: this process's requests and latencies (the /j/ fast path
+        keeps its own click log instead), the outbox's backlog and lag, and the event logs
+        waiting for compaction (docs/operations.md: what each means and when to alert)."""
+        text = metrics_text(rt.store, rt.settings.clicklog_dir)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

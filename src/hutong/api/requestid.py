@@ -7,15 +7,14 @@ import logging
 import re
 import secrets
 import time
-from collections import Counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hutong.api import metrics
 
 access = logging.getLogger("hutong.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-# requests served by this process: (method, route template, status class) -> count
-REQUESTS: Counter[tuple[str, str, str]] = Counter()
 
 
 def new_request_id() -> str:
@@ -62,15 +61,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            REQUESTS[(scope["method"], route, f"{status // 100}xx")] += 1
+            took = time.perf_counter() - started
+            metrics.record(scope["method"], route, status, took)
             # the path only: query strings may carry tokens or personal data
-            access.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+            access.info("%s %s %d %.1fms", scope["method"], scope["path"], status, took * 1000)
             request_id.reset(token)
 
 
@@ -91,18 +85,3 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-def metrics_text() -> str:
-    """The request counts in Prometheus' text format (route templates, never paths with ids)."""
-    lines = [
-        "# HELP hutong_http_requests_total HTTP requests served by this process",
-        "# TYPE hutong_http_requests_total counter",
-    ]
-    for (method, route, status), count in sorted(REQUESTS.items()):
-        route = route.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(
-            f'hutong_http_requests_total{{method="{method}",route="{route}",status="{status}"}} '
-            f"{count}"
-        )
-    return "\n".join(lines) + "\n"
