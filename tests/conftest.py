@@ -66,7 +66,7 @@ class Backend:
     url: str
 
 
-def _pg_schema_url(base: str) -> tuple[str, str]:
+def pg_schema_url(base: str) -> tuple[str, str]:
     schema = f"hutong_t_{secrets.token_hex(4)}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -74,7 +74,7 @@ def _pg_schema_url(base: str) -> tuple[str, str]:
     return schema, f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-def _drop_schema(base: str, schema: str) -> None:
+def drop_schema(base: str, schema: str) -> None:
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
@@ -93,7 +93,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run")
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (e.g. postgresql://127.0.0.1/test)")
     try:
-        schema, url = _pg_schema_url(base)
+        schema, url = pg_schema_url(base)
     except psycopg.OperationalError as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {base} is not reachable in CI: {exc}")
@@ -102,7 +102,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     try:
         yield Backend("postgres", url)
     finally:
-        _drop_schema(base, schema)
+        drop_schema(base, schema)
 
 
 _SPARK: list[object] = []
@@ -221,8 +221,8 @@ def running(app: Any, **config: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def server(world: World) -> Iterator[LiveServer]:
+@contextmanager
+def serving(world: World) -> Iterator[LiveServer]:
     """The real server (uvicorn + the /j/ listener) on a free loopback port, in a thread."""
     app = create_app(world.runtime, manage_runtime=False)
     world.runtime.cache.start()
@@ -231,3 +231,20 @@ def server(world: World) -> Iterator[LiveServer]:
         world.runtime.payments.public_url = url  # providers' notifications must reach us
         world.runtime.logistics.public_url = url
         yield LiveServer(url, world)
+
+
+@contextmanager
+def own_world(settings: Settings) -> Iterator[World]:
+    """A seeded world on ``settings`` (for tests that need settings of their own)."""
+    world = seed_world(settings)
+    try:
+        yield world
+    finally:
+        world.runtime.close()
+        world.store.engine.dispose()
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[LiveServer]:
+    with serving(world) as live:
+        yield live

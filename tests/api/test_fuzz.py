@@ -18,11 +18,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from hutong.app import create_app
 from hutong.migrate import upgrade
-from hutong.traffic.listener import JumpProtocol
 from tests.api.market import build_market
-from tests.conftest import LiveServer, make_settings, running, seed_world
+from tests.conftest import LiveServer, make_settings, own_world, serving
 
 pytestmark = pytest.mark.slow
 
@@ -32,18 +30,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{tmp / 'hutong.sqlite3'}"
     upgrade(url)
-    world = seed_world(make_settings(tmp, url))
-    app = create_app(world.runtime, manage_runtime=False)
-    world.runtime.cache.start()
-    protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
-    try:
-        with running(app, http=protocol, loop="uvloop") as url:
-            server = LiveServer(url, world)
-            build_market(server).close()  # tenants, keys and platforms to be found
-            yield server
-    finally:
-        world.runtime.close()
-        world.store.engine.dispose()
+    with own_world(make_settings(tmp, url)) as world, serving(world) as server:
+        build_market(server).close()  # tenants, keys and platforms to be found
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hutong.app import create_app
-from hutong.traffic.listener import JumpProtocol
 from hutong.worker.runner import compact_all
 from tests.api.market import MOBILE_SAFARI, build_market, ok
-from tests.conftest import Backend, LiveServer, make_settings, running, seed_world
+from tests.conftest import Backend, LiveServer, make_settings, own_world, serving
 
 # one token a second: a request taking even 100 ms refills a tenth of one, so the counts
 # below hold on a slow machine
@@ -24,17 +22,9 @@ PER_KEY, BURST, ANONYMOUS, FLOOD = 1, 5, 1, 8
 
 
 @contextmanager
-def serving(backend: Backend, tmp_path: Path, **limits: int) -> Iterator[LiveServer]:
-    world = seed_world(make_settings(tmp_path, backend.url, **limits))
-    app = create_app(world.runtime, manage_runtime=False)
-    world.runtime.cache.start()
-    protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
-    try:
-        with running(app, http=protocol, loop="uvloop") as url:
-            yield LiveServer(url, world)
-    finally:
-        world.runtime.close()
-        world.store.engine.dispose()
+def limited_server(backend: Backend, tmp_path: Path, **limits: int) -> Iterator[LiveServer]:
+    with own_world(make_settings(tmp_path, backend.url, **limits)) as world, serving(world) as live:
+        yield live
 
 
 @pytest.fixture
@@ -45,14 +35,16 @@ def limited(backend: Backend, tmp_path: Path) -> Iterator[LiveServer]:
         "api_burst": BURST,
         "anonymous_rate_per_second": ANONYMOUS,
     }
-    with serving(backend, tmp_path, **limits) as server:
+    with limited_server(backend, tmp_path, **limits) as server:
         yield server
 
 
 @pytest.fixture
 def flooded(backend: Backend, tmp_path: Path) -> Iterator[LiveServer]:
     """The jump held to a few taps a minute per address (the API at its defaults)."""
-    with serving(backend, tmp_path, bot_rate_per_minute=3, jump_flood_per_minute=FLOOD) as server:
+    with limited_server(
+        backend, tmp_path, bot_rate_per_minute=3, jump_flood_per_minute=FLOOD
+    ) as server:
         yield server
 
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from hutong.errors import HutongError
@@ -102,6 +103,21 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, title, detail, request.url.path, headers=headers)
 
 
+async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database could not be reached, or a connection broke. The request's transaction
+    rolled back, unless the break came after the database committed and before it said so
+    (then the retry's Idempotency-Key returns the first answer): retrying is always safe."""
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        503,
+        "store_unavailable",
+        "Store unavailable",
+        "the database could not be reached; retry shortly with the same Idempotency-Key",
+        request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
@@ -113,6 +129,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HutongError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(OperationalError, _on_store_unavailable)
+    app.add_exception_handler(InterfaceError, _on_store_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)
     document(app)
 
@@ -121,6 +139,9 @@ PROBLEM_RESPONSE = {
     "description": "Refused: a problem (RFC 9457) whose ``code`` says why",
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
+
+
+UNAVAILABLE = "The store could not be reached: retry after Retry-After, same Idempotency-Key"
 
 
 def document(app: FastAPI) -> None:
@@ -144,6 +165,7 @@ def document(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 responses["4XX"] = PROBLEM_RESPONSE
+                responses["503"] = {**PROBLEM_RESPONSE, "description": UNAVAILABLE}
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = schema
