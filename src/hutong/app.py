@@ -12,6 +12,7 @@ from sqlalchemy import text
 from hutong import __version__
 from hutong.api import problems
 from hutong.api.auth import RuntimeDep
+from hutong.api.bodylimit import BodyLimitMiddleware
 from hutong.api.metrics import metrics_text
 from hutong.api.ratelimit import RateLimitMiddleware
 from hutong.api.requestid import RequestIdMiddleware
@@ -57,7 +58,10 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     limits = runtime.settings
-    app.add_middleware(  # inside the request ids: a refusal is logged and counted too
+    # outermost last: request ids (every refusal logged and counted), then the rate limits
+    # (a dictionary lookup), then the body limit (which may read a chunked body)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(
         RateLimitMiddleware,
         per_key=limits.api_rate_per_second,
         burst=limits.api_burst,

@@ -40,6 +40,33 @@ def test_errors_are_problem_json_with_a_code(server: LiveServer) -> None:
         assert nowhere.status_code == 422 and "names no platform" in nowhere.json()["detail"]
 
 
+def test_oversized_bodies_are_refused_before_they_are_read(server: LiveServer) -> None:
+    limit = server.world.settings.max_body_bytes
+    big = b"[" + b"0," * (limit // 2) + b"0]"
+    with server.client(server.world.operator_key) as client:
+        declared = client.post(
+            "/v1/tenants", content=big, headers={"content-type": "application/json"}
+        )
+        assert declared.status_code == 413 and declared.json()["code"] == "payload_too_large"
+
+        def chunks():  # type: ignore[no-untyped-def]
+            for start in range(0, len(big), 65536):
+                yield big[start : start + 65536]
+
+        chunked = client.post(
+            "/v1/tenants", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert chunked.status_code == 413 and chunked.json()["code"] == "payload_too_large"
+        # a chunked body within the limit reaches the handler whole
+        small = b'{"kind": "streamer", "name": "chunked"}'
+        made = client.post(
+            "/v1/tenants",
+            content=iter([small[:10], small[10:]]),
+            headers={"content-type": "application/json"},
+        )
+        assert made.status_code == 201, made.text
+
+
 def test_strict_inputs_false_is_not_a_number(server: LiveServer) -> None:
     m = build_market(server)
     try:
