@@ -95,8 +95,13 @@ class SandboxProvider:
             return PayStarted(ok=False, error=f"{type(exc).__name__}: {exc}")
         if answer.status_code != 200:
             return PayStarted(ok=False, error=f"{answer.status_code} {answer.text[:200]}")
-        data = answer.json()
-        return PayStarted(ok=True, pay_url=data["pay_url"], provider_txn_id=data["txn_id"])
+        try:
+            data = answer.json()
+            return PayStarted(
+                ok=True, pay_url=str(data["pay_url"]), provider_txn_id=str(data["txn_id"])
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return PayStarted(ok=False, error=malformed(answer, exc))
 
     def read_notice(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
@@ -153,15 +158,18 @@ class SandboxProvider:
             return QueryResult(ok=True, found=False)
         if answer.status_code != 200:
             return QueryResult(ok=False, error=f"{answer.status_code} {answer.text[:200]}")
-        data = answer.json()
-        return QueryResult(
-            ok=True,
-            found=True,
-            status=STATES[data["state"]],
-            amount_fen=int(data["amount_fen"]),
-            provider_txn_id=data["txn_id"],
-            raw_status=data["state"],
-        )
+        try:
+            data = answer.json()
+            return QueryResult(
+                ok=True,
+                found=True,
+                status=STATES[data["state"]],
+                amount_fen=int(data["amount_fen"]),
+                provider_txn_id=str(data["txn_id"]),
+                raw_status=str(data["state"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return QueryResult(ok=False, error=malformed(answer, exc))
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:
         payload: dict[str, object] = {
@@ -191,13 +199,16 @@ class SandboxProvider:
     def _refund_result(answer: httpx.Response) -> RefundResult:
         if answer.status_code != 200:
             return RefundResult(ok=False, error=f"{answer.status_code} {answer.text[:200]}")
-        data = answer.json()
-        return RefundResult(
-            ok=True,
-            status=REFUND_STATES[data["state"]],
-            provider_refund_id=data["refund_id"],
-            raw_status=data["state"],
-        )
+        try:
+            data = answer.json()
+            return RefundResult(
+                ok=True,
+                status=REFUND_STATES[data["state"]],
+                provider_refund_id=str(data["refund_id"]),
+                raw_status=str(data["state"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return RefundResult(ok=False, error=malformed(answer, exc))
 
     def statement(
         self, account: Account, day: dt.date, client: httpx.Client
@@ -227,3 +238,9 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 PROVIDER = SandboxProvider()
+
+
+def malformed(answer: httpx.Response, exc: Exception) -> str:
+    """An answer that is not what the provider's API says it sends: kept as an error of the
+    attempt (retried by the status sync), never raised into the request or the worker."""
+    return f"malformed answer ({type(exc).__name__}: {exc}): {answer.text[:200]}"

@@ -1,0 +1,92 @@
+"""A payment provider that answers slowly, wrongly or not at all: starting a payment never
+fails the request with a 5xx or hangs past the client's timeout; the failed attempt is kept
+with its error, and paying again once the provider behaves completes the same attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from tests.api.market import Market, build_market, ok
+from tests.commerce.shop import connect_sandbox, order, product
+from tests.conftest import LiveServer, running
+
+
+class Misbehaving:
+    """A stand-in for the sandbox provider's gateway whose behaviour the test switches."""
+
+    def __init__(self) -> None:
+        self.mode = "hang"
+        self.calls = 0
+        self.released = threading.Event()
+        self.app = FastAPI()
+        self.app.post("/v1/payments")(self.create)
+
+    async def create(self, request: Request) -> Response:
+        self.calls += 1
+        body = await request.json()
+        if self.mode == "hang":  # accepts the connection, never answers (until the test ends)
+            while not self.released.is_set():
+                await asyncio.sleep(0.05)
+            return Response(status_code=504)
+        if self.mode == "garbage":
+            return PlainTextResponse("<html>gateway maintenance</html>", status_code=200)
+        if self.mode == "missing":
+            return JSONResponse({"ok": True})
+        if self.mode == "slow":
+            await asyncio.sleep(0.5)
+        return JSONResponse(
+            {
+                "txn_id": "T-" + body["out_trade_no"],
+                "pay_url": "http://pay.test/" + body["out_trade_no"],
+            }
+        )
+
+
+@pytest.fixture
+def shop(server: LiveServer) -> Iterator[tuple[Market, Misbehaving]]:
+    gateway = Misbehaving()
+    payments = server.world.runtime.payments
+    original = payments.client
+    payments.client = httpx.Client(timeout=httpx.Timeout(1.0, connect=1.0))  # a short wait
+    m = build_market(server)
+    try:
+        with running(gateway.app) as url:
+            connect_sandbox(m, "tmall", url, "M-FAULTS", "faults-secret-" + "f" * 16)
+            yield m, gateway
+            gateway.released.set()
+    finally:
+        m.close()
+        payments.client.close()
+        payments.client = original
+
+
+def test_a_provider_hanging_answering_garbage_or_missing_fields_never_breaks_the_api(
+    shop: tuple[Market, Misbehaving],
+) -> None:
+    m, gateway = shop
+    sku = product(m, "tmall", stock=5)["skus"][0]["id"]
+    created = ok(order(m, "tmall", sku), 201)
+    pay = f"/v1/orders/{created['id']}/payments"
+    attempts = []
+    for mode, why in (("hang", "Timeout"), ("garbage", "malformed"), ("missing", "malformed")):
+        gateway.mode = mode
+        answer = m.client("tmall").post(pay, json={"provider": "sandbox"})
+        assert answer.status_code == 201, (mode, answer.status_code, answer.text)
+        payment = answer.json()
+        assert payment["state"] == "created" and payment["pay_url"] == "", mode
+        assert why in payment["error"], (mode, payment["error"])  # kept and shown
+        attempts.append(payment["id"])
+    gateway.mode = "slow"  # slow but within the timeout: it works
+    done = ok(m.client("tmall").post(pay, json={"provider": "sandbox"}), 201)
+    assert done["state"] == "pending" and done["pay_url"].startswith("http://pay.test/")
+    assert len({*attempts, done["id"]}) == 1  # one attempt, completed, not four
+    listed = ok(m.client("tmall").get(pay))
+    assert len(listed) == 1
+    assert gateway.calls == 4
