@@ -6,11 +6,9 @@ database work is spent on it and no more than the limit is held in memory per re
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hutong.api.problems import PROBLEM_TYPE
+from hutong.api.problems import send_problem
 
 
 class BodyLimitMiddleware:
@@ -60,23 +58,15 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_TYPE + "payload_too_large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"request bodies are limited to {self.max_bytes} bytes",
-                "code": "payload_too_large",
-                "instance": scope["path"],
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),  # the rest of the body is not read
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(
+            send,
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"request bodies are limited to {self.max_bytes} bytes",
+            scope["path"],
+            [(b"connection", b"close")],  # the rest of the body is not read
+        )
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from hutong.errors import HutongError
 
@@ -67,6 +69,36 @@ def problem(
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """The same problem as ``problem``, sent by a pure ASGI middleware that answers before
+    the app (and its exception handlers) is reached."""
+    body = json.dumps(
+        {
+            "type": PROBLEM_TYPE + code,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "instance": instance,
+        }
+    ).encode()
+    raw = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

@@ -18,13 +18,12 @@ buckets are per process, like the click guard: N processes admit N times the rat
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hutong.api.problems import PROBLEM_TYPE
+from hutong.api.problems import send_problem
 
 EXEMPT = ("/healthz", "/metrics", "/j/")
 PRUNE_SECONDS = 30.0
@@ -104,20 +103,12 @@ class RateLimitMiddleware:
 
 
 async def refuse(scope: Scope, send: Send, wait: float, whose: str) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE + "rate_limited",
-            "title": "Too many requests",
-            "status": 429,
-            "detail": f"too many requests {whose}; retry after the time in Retry-After",
-            "code": "rate_limited",
-            "instance": scope["path"],
-        }
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(max(1, math.ceil(wait))).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(
+        send,
+        429,
+        "rate_limited",
+        "Too many requests",
+        f"too many requests {whose}; retry after the time in Retry-After",
+        scope["path"],
+        [(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+    )
