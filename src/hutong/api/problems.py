@@ -47,15 +47,14 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None  # per-field errors of a 422
 
 
-def problem(
+def problem_body(
     status: int,
     code: str,
     title: str,
     detail: str,
     instance: str,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + code,
         "title": title,
@@ -66,8 +65,23 @@ def problem(
     }
     if errors:
         body["errors"] = errors
+    return body
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
-        body, status_code=status, media_type="application/problem+json", headers=headers
+        problem_body(status, code, title, detail, instance, errors),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
     )
 
 
@@ -82,16 +96,7 @@ async def send_problem(
 ) -> None:
     """The same problem as ``problem``, sent by a pure ASGI middleware that answers before
     the app (and its exception handlers) is reached."""
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE + code,
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "code": code,
-            "instance": instance,
-        }
-    ).encode()
+    body = json.dumps(problem_body(status, code, title, detail, instance)).encode()
     raw = [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(body)).encode()),
