@@ -1,6 +1,7 @@
 """A payment provider that answers slowly, wrongly or not at all: starting a payment never
 fails the request with a 5xx or hangs past the client's timeout; the failed attempt is kept
-with its error, and paying again once the provider behaves completes the same attempt."""
+with its error, and paying again once the provider behaves completes the same attempt. And
+money that arrives too late, for an order already cancelled, is given back."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from hutong.payments.service import sync_due
 from tests.api.market import Market, build_market, ok
-from tests.commerce.shop import connect_sandbox, order, product
+from tests.commerce.shop import connect_sandbox, order, product, sandbox_emulator, wait_until
 from tests.conftest import LiveServer, running
 
 
@@ -90,3 +92,33 @@ def test_a_provider_hanging_answering_garbage_or_missing_fields_never_breaks_the
     listed = ok(m.client("tmall").get(pay))
     assert len(listed) == 1
     assert gateway.calls == 4
+
+
+def test_money_arriving_for_a_cancelled_order_is_given_back(server: LiveServer) -> None:
+    """A late notification: the buyer pays after the seller cancelled. hutong keeps nothing
+    it cannot sell: the payment is refunded through the provider, the order stays cancelled,
+    the stock stays released."""
+    m = build_market(server)
+    secret = "late-secret-" + "l" * 16
+    try:
+        with sandbox_emulator({"M-LATE": secret}) as (_, gateway):
+            connect_sandbox(m, "tmall", gateway, "M-LATE", secret)
+            sku = product(m, "tmall", price_fen=5_000, stock=2)["skus"][0]["id"]
+            created = ok(order(m, "tmall", sku), 201)
+            pay = f"/v1/orders/{created['id']}/payments"
+            payment = ok(m.client("tmall").post(pay, json={"provider": "sandbox"}), 201)
+            ok(m.client("tmall").post(f"/v1/orders/{created['id']}/cancel", json={}))
+            assert httpx.post(payment["pay_url"]).status_code == 200  # paid anyway, too late
+
+            def given_back() -> bool:
+                sync_due(server.world.runtime.payments)  # the worker's job, run here
+                seen = ok(m.client("tmall").get(f"/v1/payments/{payment['id']}"))
+                return bool(seen["refunded_fen"] == 5_000 and not seen["applied"])
+
+            wait_until(given_back, timeout=20)
+            final = ok(m.client("tmall").get(f"/v1/orders/{created['id']}"))
+            assert final["state"] == "cancelled" and final["paid_fen"] == 0
+            stock = ok(m.client("tmall").get(f"/v1/skus/{sku}"))
+            assert (stock["stock_available"], stock["stock_sold"]) == (2, 0)
+    finally:
+        m.close()
