@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # cheapest first, so a quick run reports breakage early
-SUITE = ("intake", "redirect", "live", "orders", "attribution")
+SUITE = ("intake", "redirect", "live", "orders", "flash", "attribution")
 
 
 def main() -> None:
