@@ -6,7 +6,10 @@ money that arrives too late, for an order already cancelled, is given back."""
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,9 +17,17 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from hutong.payments.providers.sandbox import HEADER, sign
 from hutong.payments.service import sync_due
 from tests.api.market import Market, build_market, ok
-from tests.commerce.shop import connect_sandbox, order, product, sandbox_emulator, wait_until
+from tests.commerce.shop import (
+    connect_sandbox,
+    order,
+    product,
+    sandbox_emulator,
+    state_of,
+    wait_until,
+)
 from tests.conftest import LiveServer, running
 
 
@@ -120,5 +131,81 @@ def test_money_arriving_for_a_cancelled_order_is_given_back(server: LiveServer) 
             assert final["state"] == "cancelled" and final["paid_fen"] == 0
             stock = ok(m.client("tmall").get(f"/v1/skus/{sku}"))
             assert (stock["stock_available"], stock["stock_sold"]) == (2, 0)
+    finally:
+        m.close()
+
+
+def _notice(
+    secret: str, merchant: str, payment: dict[str, object], kind: str, **extra: object
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "id": "evt_" + secrets.token_hex(6),
+            "type": kind,
+            "merchant_id": merchant,
+            "out_trade_no": payment["out_trade_no"],
+            "amount_fen": payment["amount_fen"],
+            "currency": "CNY",
+            "txn_id": payment["provider_txn_id"],
+            "created": int(time.time()),
+            **extra,
+        }
+    ).encode()
+    return body, {HEADER: sign(secret, body, int(time.time())), "Content-Type": "application/json"}
+
+
+def test_notifications_out_of_order_never_move_money_backwards(server: LiveServer) -> None:
+    """After the payment succeeded, its older news (pending, closed) arrives; a refund's news
+    arrives for a refund nobody asked for, and a refund's "processing" after its "succeeded".
+    Every one is answered, none undoes what a later one did, and the unknown refund is refused."""
+    m = build_market(server)
+    secret, merchant = "order-secret-" + "o" * 16, "M-ORDER"
+    try:
+        with sandbox_emulator({merchant: secret}) as (_, gateway):
+            connect_sandbox(m, "tmall", gateway, merchant, secret)
+            sku = product(m, "tmall", price_fen=8_000, stock=3)["skus"][0]["id"]
+            created = ok(order(m, "tmall", sku), 201)
+            payment = ok(
+                m.client("tmall").post(
+                    f"/v1/orders/{created['id']}/payments", json={"provider": "sandbox"}
+                ),
+                201,
+            )
+            assert httpx.post(payment["pay_url"]).status_code == 200
+            wait_until(lambda: state_of(m, "tmall", created["id"]) == "paid")
+            payment = ok(m.client("tmall").get(f"/v1/payments/{payment['id']}"))
+            url = f"{server.url}/notify/sandbox"
+            for late in ("payment.pending", "payment.closed", "payment.failed"):
+                body, headers = _notice(secret, merchant, payment, late)
+                assert httpx.post(url, content=body, headers=headers).status_code == 200, late
+            body, headers = _notice(
+                secret, merchant, payment, "refund.succeeded", out_refund_no="R-NOBODY"
+            )
+            assert httpx.post(url, content=body, headers=headers).status_code >= 400
+            still = ok(m.client("tmall").get(f"/v1/payments/{payment['id']}"))
+            assert still["state"] == "succeeded" and still["applied"]
+            assert state_of(m, "tmall", created["id"]) == "paid"
+
+            ok(
+                m.client("tmall").post(
+                    f"/v1/orders/{created['id']}/refunds", json={"amount_fen": 8_000}
+                ),
+                201,
+            )
+            wait_until(lambda: state_of(m, "tmall", created["id"]) == "refunded")
+            refunds = ok(m.client("tmall").get(f"/v1/orders/{created['id']}/refunds"))
+            body, headers = _notice(
+                secret,
+                merchant,
+                payment,
+                "refund.processing",
+                out_refund_no=refunds[0]["out_refund_no"],
+                amount_fen=8_000,
+            )
+            assert httpx.post(url, content=body, headers=headers).status_code == 200
+            final = ok(m.client("tmall").get(f"/v1/orders/{created['id']}"))
+            assert final["state"] == "refunded" and final["refunded_fen"] == 8_000
+            # money back is not goods back: the unit stays sold until a return restocks it
+            assert ok(m.client("tmall").get(f"/v1/skus/{sku}"))["stock_sold"] == 1
     finally:
         m.close()
