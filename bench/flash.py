@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import secrets
 import shutil
 import statistics
@@ -46,17 +44,9 @@ from common import command_line, free_port, machine, wait_http, write_section
 from hutong.commerce import stock
 from hutong.commerce.errors import InsufficientStock
 from hutong.store import Store
-from orders import HUTONG, cli, create_database, database_url, drop_database
+from orders import ADDRESS, HUTONG, create_database, database_url, drop_database, seeded
 
 THREADS = 16
-ADDRESS = {
-    "name": "张三",
-    "phone": "13812345678",
-    "province": "浙江省",
-    "city": "杭州市",
-    "district": "余杭区",
-    "address": "文一西路 969 号",
-}
 
 
 def storm(attempts: int, take: Callable[[], bool]) -> tuple[float, int]:
@@ -182,17 +172,7 @@ def run(
 ) -> tuple[list[float], list[float], float, Counter[int]]:
     url = database_url(db)
     port = free_port()
-    env = {
-        **os.environ,
-        "HUTONG_DATA_DIR": str(work / "data"),
-        "HUTONG_DATABASE_URL": url,
-        "HUTONG_LOG_LEVEL": "WARNING",
-        "HUTONG_EMBEDDED_WORKER": "0",
-        "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    cli(env, "db", "upgrade")
-    cli(env, "seed")
-    key = json.loads(cli(env, "tenants", "key", "--platform", "taobao"))["key"]
+    env, key = seeded(work, db, port)
     server = subprocess.Popen(
         [*HUTONG, "serve", "--port", str(port), "--no-worker"],
         env=env,

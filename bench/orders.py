@@ -85,6 +85,22 @@ def cli(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
+def seeded(work: Path, db: str, port: int) -> tuple[dict[str, str], str]:
+    """The environment of a ``hutong serve`` on ``port`` over database ``db`` (no embedded
+    worker), migrated and seeded, and Taobao's API key."""
+    env = {
+        **os.environ,
+        "HUTONG_DATA_DIR": str(work / "data"),
+        "HUTONG_DATABASE_URL": database_url(db),
+        "HUTONG_LOG_LEVEL": "WARNING",
+        "HUTONG_EMBEDDED_WORKER": "0",
+        "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    cli(env, "db", "upgrade")
+    cli(env, "seed")
+    return env, str(json.loads(cli(env, "tenants", "key", "--platform", "taobao"))["key"])
+
+
 async def walk(client: httpx.AsyncClient, skus: list[str], secret: str, merchant: str) -> None:
     sku = random.choice(skus)  # a busy day sells many products, not one (the flash sale is its own)
     created = await client.post(
@@ -251,17 +267,7 @@ def _run(
     procs: list[subprocess.Popen[bytes]],
 ) -> None:
     port, sandbox_port, zto_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "HUTONG_DATA_DIR": str(work / "data"),
-        "HUTONG_DATABASE_URL": database_url(hutong_db),
-        "HUTONG_LOG_LEVEL": "WARNING",
-        "HUTONG_EMBEDDED_WORKER": "0",
-        "HUTONG_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    cli(env, "db", "upgrade")
-    cli(env, "seed")
-    key = json.loads(cli(env, "tenants", "key", "--platform", "taobao"))["key"]
+    env, key = seeded(work, hutong_db, port)
     for name, p in (("sandbox", sandbox_port), ("zto", zto_port)):
         proc = subprocess.Popen(
             [*HUTONG, "sandbox", name, "--port", str(p), "--dir", str(work / name)],

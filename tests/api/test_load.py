@@ -16,7 +16,7 @@ import pytest
 
 from tests.api.market import MOBILE_SAFARI
 from tests.commerce.shop import ADDRESS
-from tests.conftest import Backend
+from tests.conftest import IN_CI, Backend
 from tests.serving import cli, cli_json, env_for, serving
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,10 @@ def open_files() -> Iterator[None]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, 16_384) if hard != resource.RLIM_INFINITY else 16_384
     if wanted < 4 * CLIENTS:
-        pytest.skip(f"the open-files limit ({hard}) is below what {CLIENTS} clients need")
+        message = f"the open-files limit ({hard}) is below what {CLIENTS} clients need"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}; raise the hard limit (ulimit -Hn)")
+        pytest.skip(message)
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     try:
         yield
