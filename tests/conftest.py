@@ -28,10 +28,10 @@ from hutong.commerce.interop import seed_interop
 from hutong.config import Settings
 from hutong.migrate import upgrade
 from hutong.runtime import Runtime, build_runtime
+from hutong.server import server_options
 from hutong.store import Store
 from hutong.tenants.models import Role, TenantKind
 from hutong.tenants.service import create_tenant, issue_key
-from hutong.traffic.listener import JumpProtocol
 from hutong.traffic.service import seed_platforms, seed_policies
 
 PG_ENV = "HUTONG_TEST_POSTGRES_URL"
@@ -226,8 +226,8 @@ def serving(world: World) -> Iterator[LiveServer]:
     """The real server (uvicorn + the /j/ listener) on a free loopback port, in a thread."""
     app = create_app(world.runtime, manage_runtime=False)
     world.runtime.cache.start()
-    protocol = JumpProtocol.bound(world.runtime.jumper, frozenset({"127.0.0.1"}))
-    with running(app, http=protocol, loop="uvloop") as url:
+    options = {**server_options(world.settings, world.runtime.jumper), "log_level": "warning"}
+    with running(app, **options) as url:
         world.runtime.payments.public_url = url  # providers' notifications must reach us
         world.runtime.logistics.public_url = url
         yield LiveServer(url, world)

@@ -99,6 +99,7 @@ class Settings:
     api_burst: int = 2000
     anonymous_rate_per_second: int = 100
     max_body_bytes: int = 8 << 20
+    keep_alive_seconds: int = 75
     settle_holding_days: int = 15
     settle_lookback_days: int = 92
     settle_every_seconds: int = 3600
@@ -142,6 +143,7 @@ def load_settings() -> Settings:
         api_burst=_env_int("HUTONG_API_BURST", 2000),
         anonymous_rate_per_second=_env_int("HUTONG_ANONYMOUS_RATE_PER_SECOND", 100),
         max_body_bytes=_env_int("HUTONG_MAX_BODY_BYTES", 8 << 20),
+        keep_alive_seconds=_env_int("HUTONG_KEEP_ALIVE_SECONDS", 75),
         settle_holding_days=_env_int("HUTONG_SETTLE_HOLDING_DAYS", 15),
         settle_lookback_days=_env_int("HUTONG_SETTLE_LOOKBACK_DAYS", 92),
         settle_every_seconds=_env_int("HUTONG_SETTLE_EVERY_SECONDS", 3600),

@@ -55,20 +55,13 @@ async def storm(
             sent = 0
             while time.monotonic() < deadline:
                 sent += 1
-                # as a real client does: a request whose kept-alive connection the server
-                # closed as it was reused is sent once more (orders carry an Idempotency-Key,
-                # so the retry is applied once); a second failure is an error
-                for attempt in (1, 2):
-                    try:
-                        answer = await request(client, n, sent)  # type: ignore[misc]
-                        outcomes[str(answer.status_code)] += 1
-                        break
-                    except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
-                        if attempt == 2:
-                            outcomes[type(exc).__name__] += 1
-                    except httpx.HTTPError as exc:
-                        outcomes[type(exc).__name__] += 1
-                        break
+                # no retry: the server keeps idle connections longer than the client does,
+                # so none is closed under a request (tests/api/test_keep_alive.py)
+                try:
+                    answer = await request(client, n, sent)  # type: ignore[misc]
+                    outcomes[str(answer.status_code)] += 1
+                except httpx.HTTPError as exc:
+                    outcomes[type(exc).__name__] += 1
 
         await asyncio.gather(*(one_client(n) for n in range(CLIENTS)))
     return outcomes

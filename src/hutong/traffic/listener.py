@@ -22,7 +22,6 @@ from hutong.traffic.jump import JumpAnswer, Jumper, JumpRequest
 log = logging.getLogger("hutong.traffic.listener")
 
 MAX_HEAD = 16 * 1024
-KEEP_ALIVE_SECONDS = 5.0
 _CODE = re.compile(rb"^[0-9A-Za-z_-]{1,32}$")
 _REASONS = {
     200: b"OK",
@@ -155,7 +154,7 @@ class JumpProtocol(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername")
         self._peer = str(peer[0]) if peer else ""
         self._server_state.connections.add(self)
-        self._idle_handle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._check_idle)
+        self._idle_handle = self._loop.call_later(self._config.timeout_keep_alive, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server_state.connections.discard(self)
@@ -182,7 +181,7 @@ class JumpProtocol(asyncio.Protocol):
             self.transport.close()
             return
         self._active = False
-        self._idle_handle = self._loop.call_later(KEEP_ALIVE_SECONDS, self._check_idle)
+        self._idle_handle = self._loop.call_later(self._config.timeout_keep_alive, self._check_idle)
 
     # -- requests ---------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
