@@ -14,6 +14,7 @@ import pytest
 from hutong.lake.compact import compact, lake_glob
 from hutong.lake.schema import CLICKS
 from hutong.lake.segments import (
+    ABANDONED_AFTER,
     SealedSegment,
     SegmentWriter,
     decode_line,
@@ -165,3 +166,16 @@ def test_an_idle_writer_seals_its_segment_on_time(tmp_path: Path) -> None:
         assert len(list(tmp_path.glob("clicks-*.log"))) == 2  # an empty segment stays open
     finally:
         writer.close()
+
+
+def test_a_writer_between_creating_and_locking_its_segment_is_left_alone(tmp_path: Path) -> None:
+    """A writer creates its ``.open`` file, then locks it: a compactor looking in between finds
+    it empty and unlocked, as if abandoned. Only one old enough is removed."""
+    fresh = tmp_path / "clicks-0000000000001-host-1-abcdef-000001.open"
+    fresh.touch()  # a live writer's, caught before its flock
+    old = tmp_path / "clicks-0000000000001-host-2-abcdef-000001.open"
+    old.touch()
+    then = time.time() - 2 * ABANDONED_AFTER
+    os.utime(old, (then, then))  # a writer that died before renaming it
+    assert list(sealed_segments(tmp_path, "clicks")) == []
+    assert fresh.exists() and not old.exists()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 log = logging.getLogger("hutong.lake")
 
+ABANDONED_AFTER = 60.0  # seconds: an unlocked, empty .open file this old has no live writer
 _CLEAN = {i: " " for i in range(0x20)} | {0x7F: " "}
 
 
@@ -207,14 +208,20 @@ def sealed_segments(directory: Path, kind: str) -> Iterator[SealedSegment]:
 
 
 def _remove_abandoned(path: Path) -> None:
-    """An ``.open`` file left by a writer that died before renaming it holds no records."""
+    """An ``.open`` file left by a writer that died before renaming it holds no records.
+
+    Only one older than ABANDONED_AFTER: a live writer creates its ``.open`` file and takes
+    the lock in two steps, and a file caught between them is unlocked and empty too. Removing
+    it made that writer's rename fail (seen in CI: an idle writer's segment never sealed).
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.fstat(fd).st_size == 0:
+        status = os.fstat(fd)
+        if status.st_size == 0 and time.time() - status.st_mtime > ABANDONED_AFTER:
             path.unlink(missing_ok=True)
     except BlockingIOError:
         pass
