@@ -48,6 +48,7 @@ import httpx
 
 from hutong.payments import crypto
 from hutong.payments.protocol import (
+    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -61,6 +62,8 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
+    malformed,
+    required,
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -70,6 +73,10 @@ TRADE_STATUS = {
     "TRADE_FINISHED": PaymentStatus.SUCCEEDED,
     "TRADE_CLOSED": PaymentStatus.CLOSED,
 }
+# Alipay's public codes that refuse a request outright (missing or illegal parameters, business
+# failure, no permission): nothing happened. 20000 and 20001 (service unavailable, an auth
+# token) leave the outcome unknown.
+REFUSED = frozenset({"40001", "40002", "40004", "40006"})
 RETRY_SCHEDULE = [240.0, 600.0, 600.0, 3600.0, 7200.0, 21600.0, 54000.0]
 
 
@@ -222,7 +229,10 @@ class AlipayProvider:
             return PayStarted(ok=False, error=f"{type(exc).__name__}: {exc}")
         if data.get("code") != "10000":
             return PayStarted(ok=False, error=f"{data.get('sub_code')}: {data.get('sub_msg')}")
-        return PayStarted(ok=True, pay_url=data["qr_code"])
+        try:
+            return PayStarted(ok=True, pay_url=required(data, "qr_code"))
+        except MALFORMED as exc:
+            return PayStarted(ok=False, error=malformed(exc, json.dumps(data)))
 
     def read_notice(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
@@ -262,15 +272,18 @@ class AlipayProvider:
             return QueryResult(ok=True, found=False)
         if data.get("code") != "10000":
             return QueryResult(ok=False, error=f"{data.get('sub_code')}: {data.get('sub_msg')}")
-        status = data["trade_status"]
-        return QueryResult(
-            ok=True,
-            found=True,
-            status=TRADE_STATUS[status],
-            amount_fen=fen(data["total_amount"]),
-            provider_txn_id=data.get("trade_no", ""),
-            raw_status=status,
-        )
+        try:
+            status = data["trade_status"]
+            return QueryResult(
+                ok=True,
+                found=True,
+                status=TRADE_STATUS[status],
+                amount_fen=fen(data["total_amount"]),
+                provider_txn_id=str(data.get("trade_no", "")),
+                raw_status=status,
+            )
+        except MALFORMED as exc:
+            return QueryResult(ok=False, error=malformed(exc, json.dumps(data)))
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:
         biz = {
@@ -284,6 +297,10 @@ class AlipayProvider:
         except (httpx.HTTPError, ValueError) as exc:
             return RefundResult(ok=False, error=f"{type(exc).__name__}: {exc}")
         if data.get("code") != "10000":
+            if data.get("code") not in REFUSED or data.get("sub_code") == "ACQ.SYSTEM_ERROR":
+                # 20000 (service unavailable), a system error, an unknown code or none: the
+                # outcome is unknown; the same out_request_no is sent again (Alipay's advice)
+                return RefundResult(ok=False, error=f"{data.get('code')}: {data.get('sub_msg')}")
             return RefundResult(
                 ok=True,
                 status=RefundStatus.FAILED,

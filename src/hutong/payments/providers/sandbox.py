@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import httpx
 
 from hutong.payments.protocol import (
+    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -31,6 +32,7 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
+    malformed,
 )
 
 HEADER = "Sandbox-Signature"
@@ -100,8 +102,8 @@ class SandboxProvider:
             return PayStarted(
                 ok=True, pay_url=str(data["pay_url"]), provider_txn_id=str(data["txn_id"])
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            return PayStarted(ok=False, error=malformed(answer, exc))
+        except MALFORMED as exc:
+            return PayStarted(ok=False, error=malformed(exc, answer.text))
 
     def read_notice(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
@@ -168,8 +170,8 @@ class SandboxProvider:
                 provider_txn_id=str(data["txn_id"]),
                 raw_status=str(data["state"]),
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            return QueryResult(ok=False, error=malformed(answer, exc))
+        except MALFORMED as exc:
+            return QueryResult(ok=False, error=malformed(exc, answer.text))
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:
         payload: dict[str, object] = {
@@ -207,8 +209,8 @@ class SandboxProvider:
                 provider_refund_id=str(data["refund_id"]),
                 raw_status=str(data["state"]),
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            return RefundResult(ok=False, error=malformed(answer, exc))
+        except MALFORMED as exc:
+            return RefundResult(ok=False, error=malformed(exc, answer.text))
 
     def statement(
         self, account: Account, day: dt.date, client: httpx.Client
@@ -238,9 +240,3 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 PROVIDER = SandboxProvider()
-
-
-def malformed(answer: httpx.Response, exc: Exception) -> str:
-    """An answer that is not what the provider's API says it sends: kept as an error of the
-    attempt (retried by the status sync), never raised into the request or the worker."""
-    return f"malformed answer ({type(exc).__name__}: {exc}): {answer.text[:200]}"

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hutong.payments import crypto
 from hutong.payments.protocol import (
+    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -60,6 +61,8 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
+    malformed,
+    required,
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -68,6 +71,8 @@ RETRY_SCHEDULE = [60.0, 120.0, 240.0, 480.0, 960.0, 1920.0]
 BACK_TRANS = "/gateway/api/backTransReq.do"
 QUERY_TRANS = "/gateway/api/queryTrans.do"
 FILE_TRANS = "/gateway/api/fileTransReq.do"
+# ACP's answer codes for "the outcome is not known yet": query again later, never read as failed
+UNSETTLED = frozenset({"03", "04", "05"})
 
 
 # -- pure message building and reading ----------------------------------------------------------
@@ -160,7 +165,10 @@ class UnionPayProvider:
             return PayStarted(ok=False, error=f"{type(exc).__name__}: {exc}")
         if data.get("respCode") != "00":
             return PayStarted(ok=False, error=f"{data.get('respCode')}: {data.get('respMsg')}")
-        return PayStarted(ok=True, pay_url=data["qrCode"])
+        try:
+            return PayStarted(ok=True, pay_url=required(data, "qrCode"))
+        except MALFORMED as exc:
+            return PayStarted(ok=False, error=malformed(exc))
 
     def read_notice(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
@@ -230,21 +238,25 @@ class UnionPayProvider:
             return QueryResult(ok=True, found=False)
         if data.get("respCode") != "00":
             return QueryResult(ok=False, error=f"{data.get('respCode')}: {data.get('respMsg')}")
-        orig = data.get("origRespCode", "")
-        status = {
-            "00": PaymentStatus.SUCCEEDED,
-            "03": PaymentStatus.PENDING,
-            "04": PaymentStatus.PENDING,
-            "05": PaymentStatus.PENDING,
-        }.get(orig, PaymentStatus.FAILED)
-        return QueryResult(
-            ok=True,
-            found=True,
-            status=status,
-            amount_fen=int(data.get("txnAmt", "0")),
-            provider_txn_id=data.get("queryId", ""),
-            raw_status=orig,
-        )
+        try:
+            orig = required(data, "origRespCode")
+            status = (
+                PaymentStatus.SUCCEEDED
+                if orig == "00"
+                else PaymentStatus.PENDING
+                if orig in UNSETTLED
+                else PaymentStatus.FAILED
+            )
+            return QueryResult(
+                ok=True,
+                found=True,
+                status=status,
+                amount_fen=int(required(data, "txnAmt")),
+                provider_txn_id=data.get("queryId", ""),
+                raw_status=orig,
+            )
+        except MALFORMED as exc:
+            return QueryResult(ok=False, error=malformed(exc))
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:
         paid = self._query(account, call.out_trade_no, call.payment_placed_at, client)
@@ -263,7 +275,13 @@ class UnionPayProvider:
             data = self._send(account, BACK_TRANS, fields, client)
         except (httpx.HTTPError, ValueError) as exc:
             return RefundResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-        if data.get("respCode") != "00":
+        code = data.get("respCode")
+        if not code:
+            return RefundResult(ok=False, error=malformed(KeyError("respCode")))
+        if code in UNSETTLED or code == "12":
+            # the outcome is not known yet (12: "duplicate", the refund may exist): ask later
+            return RefundResult(ok=True, status=RefundStatus.PROCESSING, raw_status=code)
+        if code != "00":
             return RefundResult(
                 ok=True,
                 status=RefundStatus.FAILED,

@@ -54,6 +54,7 @@ import httpx
 
 from hutong.payments import crypto
 from hutong.payments.protocol import (
+    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -67,6 +68,8 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
+    malformed,
+    required,
 )
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
@@ -266,7 +269,10 @@ class WechatPayProvider:
             return PayStarted(ok=False, error=f"{type(exc).__name__}: {exc}")
         if status != 200:
             return PayStarted(ok=False, error=f"{status} {text[:200]}")
-        return PayStarted(ok=True, pay_url=json.loads(text)["code_url"])
+        try:
+            return PayStarted(ok=True, pay_url=required(json.loads(text), "code_url"))
+        except MALFORMED as exc:
+            return PayStarted(ok=False, error=malformed(exc, text))
 
     def read_notice(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup, hint: str = ""
@@ -293,8 +299,12 @@ class WechatPayProvider:
             raise NoticeRefused("malformed", "not a WeChat Pay notification") from exc
         if plain is None:
             raise NoticeRefused("forged", "resource does not decrypt under the APIv3 key")
-        data = json.loads(plain)
-        if data.get("mchid") != account.merchant_key:
+        try:
+            data = json.loads(plain)
+            mchid = data.get("mchid")
+        except MALFORMED as exc:
+            raise NoticeRefused("malformed", "resource is not a JSON object") from exc
+        if mchid != account.merchant_key:
             raise NoticeRefused("wrong_account", "resource names another merchant")
         signed_at = dt.datetime.fromtimestamp(int(_get(headers, "Wechatpay-Timestamp")), dt.UTC)
         return _notice(envelope, data, signed_at, _get(headers, "Wechatpay-Nonce"))
@@ -321,16 +331,19 @@ class WechatPayProvider:
             return QueryResult(ok=True, found=False)
         if status != 200:
             return QueryResult(ok=False, error=f"{status} {text[:200]}")
-        data = json.loads(text)
-        state = data["trade_state"]
-        return QueryResult(
-            ok=True,
-            found=True,
-            status=TRADE_STATE[state],
-            amount_fen=int(data["amount"]["total"]),
-            provider_txn_id=data.get("transaction_id", ""),
-            raw_status=state,
-        )
+        try:
+            data = json.loads(text)
+            state = required(data, "trade_state")
+            return QueryResult(
+                ok=True,
+                found=True,
+                status=TRADE_STATE[state],
+                amount_fen=_fen_field(data["amount"], "total"),
+                provider_txn_id=str(data.get("transaction_id", "")),
+                raw_status=state,
+            )
+        except MALFORMED as exc:
+            return QueryResult(ok=False, error=malformed(exc, text))
 
     def refund(self, account: Account, call: RefundCall, client: httpx.Client) -> RefundResult:
         payload: dict[str, object] = {
@@ -423,7 +436,7 @@ def _notice(
             signed_at=signed_at,
             nonce=nonce,
         )
-    except (KeyError, ValueError) as exc:
+    except MALFORMED as exc:
         raise NoticeRefused("malformed", f"resource lacks {exc}") from exc
 
 
@@ -432,13 +445,25 @@ def _refund_result(status: int, text: str) -> RefundResult:
         return RefundResult(ok=True, status=RefundStatus.PROCESSING)  # not there (yet)
     if status not in (200, 201):
         return RefundResult(ok=False, error=f"{status} {text[:200]}")
-    data = json.loads(text)
-    return RefundResult(
-        ok=True,
-        status=REFUND_STATUS[data["status"]],
-        provider_refund_id=data.get("refund_id", ""),
-        raw_status=data["status"],
-    )
+    try:
+        data = json.loads(text)
+        state = required(data, "status")
+        return RefundResult(
+            ok=True,
+            status=REFUND_STATUS[state],
+            provider_refund_id=str(data.get("refund_id", "")),
+            raw_status=state,
+        )
+    except MALFORMED as exc:
+        return RefundResult(ok=False, error=malformed(exc, text))
+
+
+def _fen_field(data: dict[str, object], name: str) -> int:
+    """An amount in fen the answer must carry: an integer (a float or text is refused)."""
+    value = data[name]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} is not an integer number of fen: {value!r}")
+    return value
 
 
 def parse_bill(text: str) -> list[StatementLine]:
