@@ -33,14 +33,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from common import command_line, machine, write_section
+from common import command_line, machine, peak_rss_mb, write_section
 from hutong.attribution.runs import Request, compute
-from hutong.attribution.weights import markov_removal_effects, markov_shares
+from hutong.attribution.weights import Paths, markov_removal_effects, markov_shares
 from hutong.lake.engines.duck import DuckEngine
 from hutong.sim.synthetic import generate as generate_traffic
 from markov_data import generate as generate_journeys
@@ -49,6 +50,7 @@ from markov_data import path_table, write
 T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 BENCH_ENV = HERE / ".venv"
+JOINS = ("pandas merge_asof", "polars join_asof", "DuckDB ASOF JOIN")  # baselines/asof.py's
 
 
 def bench_python() -> Path:
@@ -80,6 +82,43 @@ def median_time(run: Callable[[], T], rounds: int) -> tuple[float, T]:
     return statistics.median(times), result
 
 
+def in_child(*args: str) -> dict[str, Any]:
+    """Run one side's measurement in a fresh process of this script, so that the memory peak
+    it reports is that side's own (not the generator's, nor the other sides')."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def child(kind: str, *args: str) -> dict[str, Any]:
+    """The measurement ``in_child`` asked for, with this process's peak memory."""
+    if kind == "pipeline":
+        seconds, credited = ours(Path(args[0]), int(args[1]))
+        out: dict[str, Any] = {"seconds": seconds, "credited": credited}
+    else:
+        paths, order, rounds = read_paths(Path(args[0])), int(args[1]), int(args[2])
+        seconds, effects = median_time(lambda: markov_removal_effects(paths, order), rounds)
+        out = {"seconds": seconds, "effects": effects}
+    return {**out, "peak_mb": peak_rss_mb()}
+
+
+def save_paths(paths: Paths, where: Path) -> Path:
+    fields = ("codes", "starts", "ends", "conversions", "nulls")
+    np.savez(where, names=np.array(paths.names), **{f: getattr(paths, f) for f in fields})
+    return where
+
+
+def read_paths(where: Path) -> Paths:
+    with np.load(where) as saved:
+        arrays = {f: saved[f] for f in ("codes", "starts", "ends", "conversions", "nulls")}
+        return Paths(names=saved["names"].tolist(), **arrays)
+
+
 def ours(root: Path, rounds: int) -> tuple[float, int]:
     generated_campaigns = pq.read_table(root / "campaigns.parquet")
     request = Request(dt.date(2024, 11, 1), dt.date(2024, 11, 20), ("last_click",))
@@ -96,47 +135,44 @@ def ours(root: Path, rounds: int) -> tuple[float, int]:
 
 
 def baselines(python: Path, bare: Path, rounds: int) -> dict[str, dict[str, float]]:
-    done = subprocess.run(
-        [str(python), str(HERE / "baselines" / "asof.py"), str(bare), str(rounds)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, dict[str, float]] = json.loads(done.stdout)
-    return result
+    """Each bare join in a process of its own (its own memory peak)."""
+    found: dict[str, dict[str, float]] = {}
+    for name in JOINS:
+        done = subprocess.run(
+            [str(python), str(HERE / "baselines" / "asof.py"), str(bare), str(rounds), name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        found.update(json.loads(done.stdout))
+    return found
 
 
-def markov(python: Path, journeys: int, rounds: int, work: Path) -> list[dict[str, object]]:
+def markov(python: Path, journeys: int, rounds: int, work: Path) -> list[dict[str, Any]]:
     paths, _ = generate_journeys(journeys)
     collapsed = paths.collapsed()  # channelattribution is given the same collapsed paths
     source = write(path_table(collapsed), work / "paths.parquet")
+    saved = save_paths(collapsed, work / "paths.npz")
     total = float(collapsed.conversions.sum())
     rows = []
     for order in (1, 3):
-        ours_s, effects = median_time(
-            lambda o=order: markov_removal_effects(collapsed, o), rounds if order == 1 else 1
-        )
+        times = str(rounds if order == 1 else 1)
+        mine = in_child("markov", str(saved), str(order), times)
         done = subprocess.run(
-            [
-                str(python),
-                str(HERE / "baselines" / "markov.py"),
-                str(source),
-                str(order),
-                str(rounds if order == 1 else 1),
-            ],
+            [str(python), str(HERE / "baselines" / "markov.py"), str(source), str(order), times],
             check=True,
             capture_output=True,
             text=True,
         )
         theirs = json.loads(done.stdout)
-        shares = markov_shares(effects)
+        shares = markov_shares(mine["effects"])
         gap = max(
             abs(shares[c] * total - float(theirs["conversions"].get(c, 0.0))) / total
             for c in shares
         )
-        rows.append({"order": order, "ours": ours_s, "theirs": theirs["seconds"], "gap": gap})
+        rows.append({"order": order, "ours": mine, "theirs": theirs, "gap": gap})
         print(
-            f"markov order {order}: ours {ours_s:.2f} s, channelattribution "
+            f"markov order {order}: ours {mine['seconds']:.2f} s, channelattribution "
             f"{theirs['seconds']:.2f} s, largest share gap {gap:.4f}",
             file=sys.stderr,
         )
@@ -151,7 +187,11 @@ def main() -> None:
     parser.add_argument("--journeys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print, leave the docs alone")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # in_child's
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
     if args.quick:
         args.clicks, args.orders, args.journeys, args.rounds = 200_000, 20_000, 20_000, 1
     python = bench_python()
@@ -161,16 +201,26 @@ def main() -> None:
         for label, shuffled in (("time order", False), ("shuffled", True)):
             root = work / label.replace(" ", "-")
             generate_traffic(root, args.clicks, args.orders, shuffled=shuffled)
-            mine, attributed = ours(root, args.rounds)
+            mine = in_child("pipeline", str(root), str(args.rounds))
             theirs = baselines(python, root / "bare", args.rounds)
-            fastest = min(v["seconds"] for v in theirs.values())
             print(
-                f"{label}: ours {mine:.2f} s; "
+                f"{label}: ours {mine['seconds']:.2f} s; "
                 + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in theirs.items()),
                 file=sys.stderr,
             )
-            lines.append((label, mine, attributed, theirs, fastest))
+            lines.append((label, mine, theirs))
         markov_rows = markov(python, args.journeys, args.rounds, work)
+    text = report(args, lines, markov_rows)
+    print(text)
+    if not args.no_write:
+        write_section("attribution", text)
+
+
+def report(
+    args: argparse.Namespace,
+    lines: list[tuple[str, dict[str, Any], dict[str, dict[str, float]]]],
+    markov_rows: list[dict[str, Any]],
+) -> str:
     body = [
         "## Attribution (`bench/attribution.py`)",
         "",
@@ -180,40 +230,42 @@ def main() -> None:
         "15% buyer hash; 5% duplicate and 3% bot clicks); median of "
         f"{args.rounds} round(s), reading the files included on every side.",
         "",
-        "| input | hutong last click (whole pipeline) | pandas merge_asof | polars join_asof "
-        "| DuckDB ASOF JOIN | hutong ÷ fastest bare join |",
+        "| input | hutong last click (whole pipeline) | "
+        + " | ".join(JOINS)
+        + " | hutong ÷ fastest bare join |",
         "|---|---|---|---|---|---|",
     ]
-    for label, mine, attributed, theirs, fastest in lines:
-        cells = " | ".join(
-            f"{theirs[k]['seconds']:.2f} s"
-            for k in ("pandas merge_asof", "polars join_asof", "DuckDB ASOF JOIN")
-        )
+    for label, mine, theirs in lines:
+        fastest = min(v["seconds"] for v in theirs.values())
+        cells = " | ".join(f"{theirs[k]['seconds']:.2f} s" for k in JOINS)
         body.append(
-            f"| {label} | {mine:.2f} s ({attributed:,} orders credited) | {cells} "
-            f"| **{mine / fastest:.2f}×** |"
+            f"| {label} | {mine['seconds']:.2f} s ({mine['credited']:,} orders credited) "
+            f"| {cells} | **{mine['seconds'] / fastest:.2f}×** |"
         )
+    for label, mine, theirs in lines:
+        cells = " | ".join(f"{theirs[k]['peak_mb']:,.0f} MB" for k in JOINS)
+        body.append(f"| peak memory, {label} | {mine['peak_mb']:,.0f} MB | {cells} | |")
     body += [
         "",
-        "Goal: the whole pipeline within 1.5× of the fastest bare join.",
+        "Goal: the whole pipeline within 1.5× of the fastest bare join. Each side runs in a "
+        "process of its own; its peak memory is that process's (resident, imports included).",
         "",
         f"Markov removal effects, {args.journeys:,} journeys over 50 channels (exact sparse "
         "solves against channelattribution's simulation, one core each):",
         "",
         "| order | hutong (exact) | channelattribution | speed-up | largest gap in a channel's "
-        "share of conversions |",
-        "|---|---|---|---|---|",
+        "share of conversions | peak memory, hutong / channelattribution |",
+        "|---|---|---|---|---|---|",
     ]
     for row in markov_rows:
+        mine, theirs = row["ours"], row["theirs"]
         body.append(
-            f"| {row['order']} | {row['ours']:.2f} s | {row['theirs']:.2f} s | "
-            f"**{float(row['theirs']) / float(row['ours']):.1f}×** | {float(row['gap']):.4f} |"
+            f"| {row['order']} | {mine['seconds']:.2f} s | {theirs['seconds']:.2f} s | "
+            f"**{theirs['seconds'] / mine['seconds']:.1f}×** | {row['gap']:.4f} "
+            f"| {mine['peak_mb']:,.0f} MB / {theirs['peak_mb']:,.0f} MB |"
         )
     body += ["", "Goal: at least 2× channelattribution at order 1 and 10× at order 3."]
-    text = "\n".join(body)
-    print(text)
-    if not args.no_write:
-        write_section("attribution", text)
+    return "\n".join(body)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,24 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """The most resident memory a process has held so far (Linux ``VmHWM``), in MB.
+
+    Every benchmark reports the peak of the process it measures: a speed bought with memory
+    is a cost a capacity plan has to see (docs/capacity.md).
+    """
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (nginx's worker under its master)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found

@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from common import command_line, free_port, machine, wait_http, write_section
+from common import command_line, free_port, machine, peak_rss_mb, wait_http, write_section
 from hutong.commerce import stock
 from hutong.commerce.errors import InsufficientStock
 from hutong.store import Store
@@ -169,7 +169,7 @@ def main() -> None:
 
 def run(
     args: argparse.Namespace, db: str, work: Path
-) -> tuple[list[float], list[float], float, Counter[int]]:
+) -> tuple[list[float], list[float], float, Counter[int], tuple[float, float]]:
     url = database_url(db)
     port = free_port()
     env, key = seeded(work, db, port)
@@ -191,7 +191,8 @@ def run(
             made.raise_for_status()
         storm_sku, http_sku = (s["id"] for s in made.json()["skus"])
         store = Store.from_url(url)
-        mine, theirs = [], []
+        mine: list[float] = []
+        theirs: list[float] = []
         for round_no in range(args.rounds):
             for label, take, rates in (
                 ("hutong", ours(store, storm_sku), mine),
@@ -209,7 +210,7 @@ def run(
         http_rate = args.http_attempts / (time.perf_counter() - started)
         assert codes == {201: args.http_units, 409: args.http_attempts - args.http_units}, codes
         print(f"  over HTTP: {http_rate:,.0f} attempts/s, {dict(codes)}", flush=True)
-        return mine, theirs, http_rate, codes
+        return mine, theirs, http_rate, codes, (peak_rss_mb(), peak_rss_mb(server.pid))
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -221,6 +222,7 @@ def report(
     theirs: list[float],
     http_rate: float,
     codes: Counter[int],
+    peaks: tuple[float, float],
 ) -> None:
     ours_rate, bare_rate = statistics.median(mine), statistics.median(theirs)
     print(f"flash sale: hutong {ours_rate:,.0f}/s, bare {bare_rate:,.0f}/s")
@@ -246,6 +248,9 @@ def report(
             f"Over HTTP: {args.http_attempts:,} `POST /v1/orders` from 200 clients for "
             f"{args.http_units:,} units, one `hutong serve`: {http_rate:,.0f} attempts/s; "
             f"{codes[201]:,} created, {codes[409]:,} `insufficient_stock`, nothing else.",
+            "",
+            f"Peak memory: the benchmark's process (the store and {THREADS} threads) "
+            f"{peaks[0]:,.0f} MB; the hutong server {peaks[1]:,.0f} MB.",
             "",
             f"Machine: {machine()}. Command: `{command_line()}`",
         ]

@@ -35,7 +35,15 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from common import command_line, free_port, machine, tool_version, wait_http, write_section
+from common import (
+    command_line,
+    free_port,
+    machine,
+    peak_rss_mb,
+    tool_version,
+    wait_http,
+    write_section,
+)
 from hutong.payments.providers.sandbox import HEADER, sign
 
 SKUS = 1_000
@@ -314,10 +322,10 @@ def _run(
             f"({ours[-1].errors} errors), pgbench {theirs[-1]:,.0f} tps",
             flush=True,
         )
-    report(args, ours, theirs)
+    report(args, ours, theirs, peak_rss_mb(server.pid))
 
 
-def report(args: argparse.Namespace, ours: list[Walks], theirs: list[float]) -> None:
+def report(args: argparse.Namespace, ours: list[Walks], theirs: list[float], peak: float) -> None:
     walks = statistics.median(w.per_second for w in ours)
     tps = statistics.median(theirs)
     latencies = sorted(x for w in ours for x in w.latencies)
@@ -354,6 +362,7 @@ def report(args: argparse.Namespace, ours: list[Walks], theirs: list[float]) -> 
             f"One server process (one core under the GIL) therefore allows at most "
             f"{1000 / cpu_ms if cpu_ms else 0:,.0f} walks/s here; the goal would need about",
             f"{0.25 * tps * cpu_ms / 1000:,.0f} such cores (docs/performance.md, the order walk).",
+            f"Peak memory of the hutong server: {peak:,.0f} MB.",
             "",
             f"Machine: {machine()}; {tool_version(['pgbench', '--version'])}.",
             f"Command: `{command_line()}`",

@@ -30,7 +30,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
-from common import command_line, free_port, machine, tool_version, wait_http, write_section
+from common import (
+    child_pids,
+    command_line,
+    free_port,
+    machine,
+    peak_rss_mb,
+    tool_version,
+    wait_http,
+    write_section,
+)
 from hutong import native
 from hutong.migrate import upgrade
 from hutong.store import Store, utcnow
@@ -186,13 +195,6 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> Result:
     return parse_wrk(done.stdout)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -274,7 +276,6 @@ def _run(args: argparse.Namespace, work: Path) -> None:
             f"http://127.0.0.1:{hutong_port}/j/{codes[0]}", headers={"User-Agent": UA}
         )
         assert probe.status_code == 302 and "ht_ct=" in probe.headers["location"], probe.text
-        rss = rss_mb(hutong.pid)
         ours, theirs = [], []
         for round_no in range(args.rounds):
             theirs.append(run_wrk(nginx_port, script, args.seconds, args.connections))
@@ -285,6 +286,7 @@ def _run(args: argparse.Namespace, work: Path) -> None:
                 flush=True,
             )
         logged = sum(f.stat().st_size for f in (data / "clicklog").glob("*.log"))
+        rss = peak_rss_mb(hutong.pid), max(peak_rss_mb(p) for p in child_pids(nginx.pid))
     finally:
         stop(hutong)
         stop(nginx)
@@ -297,7 +299,7 @@ def report(
     theirs: list[Result],
     build_s: float,
     load_s: float,
-    rss: float,
+    rss: tuple[float, float],
     logged: int,
 ) -> None:
     our_rps = statistics.median(r.rps for r in ours)
@@ -323,8 +325,9 @@ def report(
             f"among {min(args.links, 100_000):,} of the links, a mobile Safari User-Agent and a",
             "random X-Forwarded-For per request; servers on core 0, wrk on core 1 (taskset).",
             f"Setup: {args.links:,} links inserted in {build_s:.1f} s; the server loaded them and",
-            f"answered in {load_s:.1f} s, holding {rss:,.0f} MB RSS; {logged / 1e6:,.1f} MB of",
-            "click log written.",
+            f"answered in {load_s:.1f} s; {logged / 1e6:,.1f} MB of click log written.",
+            f"Peak memory: hutong {rss[0]:,.0f} MB (the links cached, the guard's maps),",
+            f"nginx's worker {rss[1]:,.0f} MB.",
             "",
             f"Build: {native.status().describe()} (docs/performance.md).",
             "",

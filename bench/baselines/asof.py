@@ -2,7 +2,8 @@
 on the same device at or before it, within 7 days, by pandas ``merge_asof``, polars
 ``join_asof`` and DuckDB's ``ASOF JOIN``. Run in the benchmark's own environment (it imports
 nothing of hutong); prints one JSON object of timings in seconds (read included, so every side
-starts from the same files).
+starts from the same files) and the process's peak memory (run one join per process to
+have each its own).
 
     python bench/baselines/asof.py DATA_DIR ROUNDS
 """
@@ -10,6 +11,7 @@ starts from the same files).
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import sys
 import time
@@ -84,7 +86,8 @@ def main() -> None:
             start = time.perf_counter()
             matched = JOINS[name](data)
             times.append(time.perf_counter() - start)
-        out[name] = {"seconds": statistics.median(times), "matched": matched}
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out[name] = {"seconds": statistics.median(times), "matched": matched, "peak_mb": peak_mb}
         print(name, out[name], file=sys.stderr)
     print(json.dumps(out))
 

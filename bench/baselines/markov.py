@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import resource
 import statistics
 import sys
 import time
@@ -42,7 +43,12 @@ def main() -> None:
     assert result is not None
     table = result if isinstance(result, pd.DataFrame) else result["result"]
     conversions = dict(zip(table["channel_name"], table["total_conversions"], strict=True))
-    print(json.dumps({"seconds": statistics.median(times), "conversions": conversions}))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"seconds": statistics.median(times), "conversions": conversions, "peak_mb": peak_mb}
+        )
+    )
 
 
 if __name__ == "__main__":
