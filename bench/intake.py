@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import command_line, machine, write_section
+from common import command_line, machine, peak_rss_mb, write_section
 from hutong.lake.segments import SegmentWriter
 from hutong.store import Store
 from hutong.traffic.cache import LinkCache
@@ -120,7 +119,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     mine, floor = statistics.median(ours), statistics.median(theirs)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(f"click intake {mine:,.0f}/s vs append {floor:,.0f}/s: {mine / floor:.3f}")
     if args.no_write:
         return

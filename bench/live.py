@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ import duckdb
 import httpx
 import pyarrow as pa
 
-from common import command_line, free_port, machine, wait_http, write_section
+from common import command_line, free_port, machine, peak_rss_mb, wait_http, write_section
 from hutong.live.counters import KINDS, Batch, LiveCounters
 from live_data import START, Replay
 
@@ -181,7 +180,7 @@ def report_at_scale(views: int, orders: int) -> dict[str, float]:
         "views": report.views,
         "orders": report.orders,
         "peak": report.peak_viewers,
-        "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        "rss_gb": peak_rss_mb() / 1024,
     }
 
 
