@@ -1,6 +1,6 @@
 """What every emulator shares, payment provider or carrier: a notifier that sends signed
-messages on the other side's own retry schedule until the receiver answers as expected, and the
-app every emulator is served as."""
+messages on the other side's own retry schedule until the receiver answers as expected, the
+omission fault (a field left out of what it signs), and the app every emulator is served as."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 log = logging.getLogger("hutong.emulator")
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,6 +95,60 @@ class Notifier:
             self._cv.notify()
         self._thread.join(timeout=5)
         self._client.close()
+
+
+@dataclass
+class Omission:
+    """A fault switched on by a test or by hand: the emulator leaves the field at ``path`` out
+    of every answer and message it sends, and signs what it sends as usual (the provider
+    speaking, incompletely). ``seen`` gathers every field it sent, so a test can walk them all.
+    Paths are dotted; ``*`` stands for every element of a list (``result.*.scanDate``)."""
+
+    path: str = ""
+    seen: set[str] = field(default_factory=set)
+
+    def apply(self, body: T) -> T:
+        self.seen.update(field_paths(body))
+        return cast(T, without(body, self.path)) if self.path else body
+
+
+def field_paths(body: Any, prefix: str = "") -> list[str]:
+    """Every field's dotted path in ``body``: nested objects, and list elements as ``*``."""
+    if isinstance(body, list):
+        return [p for item in body for p in field_paths(item, f"{prefix}*.")]
+    found = []
+    for key, value in body.items() if isinstance(body, dict) else ():
+        found.append(prefix + key)
+        found += field_paths(value, f"{prefix}{key}.")
+    return sorted(set(found))
+
+
+def without(body: Any, path: str) -> Any:
+    """A copy of ``body`` less the field at ``path`` (unchanged where there is none)."""
+    head, _, rest = path.partition(".")
+    if head == "*" and isinstance(body, list):
+        return [without(item, rest) for item in body]
+    if not isinstance(body, dict) or head not in body:
+        return body
+    if not rest:
+        return {k: v for k, v in body.items() if k != head}
+    return {**body, head: without(body[head], rest)}
+
+
+class OmitRequest(BaseModel):
+    field: str = ""  # empty: send everything again
+
+
+def omission_router(omission: Omission) -> APIRouter:
+    """``POST /_emulator/omit``: which field to leave out from now on; answers what was sent."""
+    router = APIRouter(prefix="/_emulator")
+
+    @router.post("/omit")
+    def omit(request: OmitRequest) -> dict[str, object]:
+        omission.path = request.field
+        return {"field": omission.path, "seen": sorted(omission.seen)}
+
+    return router
 
 
 def emulator_app(title: str, *routers: APIRouter) -> FastAPI:

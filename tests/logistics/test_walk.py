@@ -288,3 +288,41 @@ def test_rules_fall_back_and_a_refund_before_pickup_intercepts(
             assert twice.status_code == 409
     finally:
         picky.close()
+
+
+def test_an_unreadable_waybill_answer_asks_the_same_carrier_again_never_the_next(
+    server: LiveServer, fleet_world: tuple[Market, Carriers]
+) -> None:
+    """SF may have taken the parcel when its answer cannot be read: handing the order to ZTO
+    would book it twice. The shipment waits; the same request asks SF again, for it."""
+    m, fleet = fleet_world
+    with sandbox_emulator({"tm-u": "s"}) as (_emu, gateway):
+        connect_sandbox(m, "tmall", gateway, "tm-u", "s")
+        ok(
+            m.client("tmall").put(
+                "/v1/carrier-rule", json={"mode": "preference", "carriers": ["sf", "zto"]}
+            )
+        )
+        created = paid_order(m, server, gateway)
+        sf = fleet.urls["sf"]
+        ok(httpx.post(f"{sf}/_emulator/omit", json={"field": "msgData.waybillNoInfoList"}))
+        try:
+            unsettled = m.client("tmall").post(f"/v1/orders/{created['id']}/shipments", json={})
+        finally:
+            ok(httpx.post(f"{sf}/_emulator/omit", json={"field": ""}))
+        assert unsettled.status_code == 409, unsettled.text
+        assert unsettled.json()["code"] == "carrier_unsettled"
+        waiting = ok(m.client("tmall").get(f"/v1/orders/{created['id']}/shipments"))
+        assert [(s["carrier"], s["status"], s["waybill_no"]) for s in waiting] == [
+            ("sf", "info_received", None)
+        ]
+        assert state_of(m, "tmall", created["id"]) == "paid"
+        zto = httpx.get(f"{fleet.urls['zto']}/_emulator/state").json()["parcels"]
+        assert not any(p["reference"] == waiting[0]["id"] for p in zto.values())
+
+        shipped = ok(m.client("tmall").post(f"/v1/orders/{created['id']}/shipments", json={}), 201)
+        assert (shipped["id"], shipped["carrier"]) == (waiting[0]["id"], "sf")
+        parcels = httpx.get(f"{sf}/_emulator/state").json()["parcels"]
+        taken = [w for w, p in parcels.items() if p["reference"] == shipped["id"]]
+        assert taken == [shipped["waybill_no"]]  # booked once, kept the waybill it first made
+        assert state_of(m, "tmall", created["id"]) == "shipped"

@@ -4,7 +4,8 @@ tracking vocabulary.
 Adapters are Karrio-style: pure functions build and read the carrier's messages and map its
 status codes to ``TrackStatus`` (keeping the carrier's own code and text on every event); the
 I/O methods take an ``httpx.Client`` and return failures as data. ``read_push`` raises
-``PushRefused`` for anything that must not be recorded.
+``PushRefused`` for anything that must not be recorded. An answer that is not what the
+carrier's API documents is a failure to read, never an outcome (``hutong.answers``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class CarrierRefused(ValueError):
+    """The carrier answered and said no (its own error code and words): out of area, too late.
+
+    Only this makes a waybill ``refused`` (the next carrier is tried). An answer that cannot be
+    read is not a refusal: the carrier may have taken the parcel (``hutong.answers``).
+    """
 
 
 class PushRefused(Exception):

@@ -83,6 +83,11 @@ class NoCarrier(Conflict):
     title = "No carrier could take the parcel"
 
 
+class CarrierUnsettled(Conflict):
+    code = "carrier_unsettled"
+    title = "The carrier's answer could not be read; ask again"
+
+
 # -- accounts --------------------------------------------------------------------------------
 def connect_carrier(
     ctx: Logistics,
@@ -162,12 +167,15 @@ def ship_order(
         order = order_for(session, who, order_id)
         if order.state not in (OrderState.PAID, OrderState.PARTIALLY_REFUNDED):
             raise Conflict(f"an order that is {order.state} cannot be shipped")
-        if session.scalar(
-            select(Shipment.id).where(
+        existing = session.scalar(
+            select(Shipment).where(
                 Shipment.order_id == order.id, Shipment.status != TrackStatus.CANCELLED.value
             )
-        ):
+        )
+        if existing is not None and existing.waybill_no is not None:
             raise Conflict("the order already has a shipment")
+        # a shipment whose carrier's answer could not be read is asked again, as itself
+        unsettled = (existing.id, existing.carrier) if existing is not None else None
         rule = session.get(CarrierRule, order.seller_id)
         accounts = {
             a.carrier: ctx.account(a)
@@ -197,6 +205,13 @@ def ship_order(
         # the measured record is read only when the rule asks for the fastest carrier
         fastest = rule is not None and rule.mode == "fastest"
         stats = rules.carrier_stats(session, order.region) if fastest else {}
+    if unsettled is not None:
+        shipment_id, unsettled_carrier = unsettled
+        if unsettled_carrier not in accounts:
+            raise Conflict(f"shipment {shipment_id} waits on a {unsettled_carrier} account")
+        return _request_waybill(
+            ctx, order_id, shipment_id, unsettled_carrier, accounts[unsettled_carrier], parcel
+        )
     if carrier is not None:
         plan = [rules.Candidate(carrier, "requested")]
     else:
@@ -205,20 +220,24 @@ def ship_order(
         raise NoCarrier("no carrier the seller holds an account with is accepted by the platform")
     errors = []
     for candidate in plan:
-        shipment_id = _try_carrier(ctx, order_id, candidate, accounts[candidate.carrier], parcel)
-        if shipment_id.startswith("shp_"):
-            return shipment_id
-        errors.append(f"{candidate.carrier}: {shipment_id}")
+        account = accounts[candidate.carrier]
+        shipment_id = _open_shipment(ctx, order_id, candidate, account, parcel)
+        refusal = _request_waybill(ctx, order_id, shipment_id, candidate.carrier, account, parcel)
+        if refusal.startswith("shp_"):
+            return refusal
+        errors.append(f"{candidate.carrier}: {refusal}")
     raise NoCarrier("every carrier refused: " + "; ".join(errors))
 
 
-def _try_carrier(
+def _open_shipment(
     ctx: Logistics,
     order_id: str,
     candidate: rules.Candidate,
     account: CarrierAccount,
     parcel: Parcel,
 ) -> str:
+    """The shipment row, committed before the carrier is asked: its id is the carrier's
+    reference, so asking again with it can only get the same waybill."""
     now = utcnow()
     shipment_id = new_id("shp")
     with ctx.store.transaction() as session:
@@ -245,7 +264,22 @@ def _try_carrier(
                 next_poll_at=now + ctx.poll_every,
             )
         )
-    waybill = ctx.carrier(candidate.carrier).create_waybill(
+    return shipment_id
+
+
+def _request_waybill(
+    ctx: Logistics,
+    order_id: str,
+    shipment_id: str,
+    carrier: str,
+    account: CarrierAccount,
+    parcel: Parcel,
+) -> str:
+    """Ask the carrier for the shipment's waybill: the shipment's id once shipped, or the
+    carrier's refusal (the shipment cancelled, the next carrier's turn). CarrierUnsettled when
+    the answer could not be read or did not come: the carrier may have taken the parcel, so no
+    other carrier is asked, and the next request asks this one again for this shipment."""
+    waybill = ctx.carrier(carrier).create_waybill(
         account,
         Parcel(
             shipment_id,
@@ -264,18 +298,25 @@ def _try_carrier(
         )
         assert shipment is not None and order is not None
         if not waybill.ok:
-            shipment.status = TrackStatus.CANCELLED.value
             shipment.error = waybill.error[:500]
-            return waybill.error or "refused"
-        shipment.waybill_no = waybill.waybill_no
-        order_actions.transition(
-            session,
-            order,
-            OrderState.SHIPPED,
-            "shipped",
-            carrier=candidate.carrier,
-            waybill_no=waybill.waybill_no,
-            shipment_id=shipment_id,
+            if waybill.refused:
+                shipment.status = TrackStatus.CANCELLED.value
+                return waybill.error or "refused"
+        else:
+            shipment.waybill_no, shipment.error = waybill.waybill_no, ""
+            order_actions.transition(
+                session,
+                order,
+                OrderState.SHIPPED,
+                "shipped",
+                carrier=carrier,
+                waybill_no=waybill.waybill_no,
+                shipment_id=shipment_id,
+            )
+    if not waybill.ok:
+        raise CarrierUnsettled(
+            f"{carrier}'s answer for shipment {shipment_id} could not be read "
+            f"({waybill.error[:200]}); send the same request again to ask {carrier} again"
         )
     write_back(ctx, shipment_id)
     return shipment_id

@@ -6,8 +6,8 @@ the provider's error), never as exceptions, so the service decides what a failur
 Only ``read_notice`` raises: ``NoticeRefused`` for anything that must not change state.
 
 An answer that verifies but is not what the provider's API documents (a field missing, a
-status nobody listed) is read as a failure to read (``malformed``), never as an outcome: the
-status sync asks again, where a guess could refund twice or book a payment of another amount.
+status nobody listed) is read as a failure to read (``hutong.answers``), never as an outcome:
+the status sync asks again, where a guess could refund twice or book a payment of another amount.
 """
 
 from __future__ import annotations
@@ -19,21 +19,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-
-MALFORMED = (KeyError, ValueError, TypeError, AttributeError)  # what reading a bad answer raises
-
-
-def malformed(exc: Exception, text: str = "") -> str:
-    """The error kept for an answer that is not what the provider's API says it sends."""
-    return f"malformed answer ({type(exc).__name__}: {exc})" + (f": {text[:200]}" if text else "")
-
-
-def required(data: Mapping[str, object], name: str) -> str:
-    """A field an answer must carry, as text; KeyError if it is missing or empty."""
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise KeyError(name)
-    return value
 
 
 class PaymentStatus(enum.StrEnum):

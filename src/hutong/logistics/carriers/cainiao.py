@@ -35,9 +35,11 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from hutong.answers import MALFORMED, listed, required
 from hutong.logistics.protocol import (
     AccountLookup,
     CarrierAccount,
+    CarrierRefused,
     Parcel,
     PushRefused,
     Quote,
@@ -100,8 +102,11 @@ class CainiaoCarrier:
         answer = client.post(account.gateway_url, data=fields)
         answer.raise_for_status()
         result: dict[str, Any] = answer.json()
-        if str(result.get("success")).lower() != "true":
-            raise ValueError(f"{result.get('errorCode')}: {result.get('errorMsg')}")
+        success = str(result.get("success")).lower()
+        if success == "false":
+            raise CarrierRefused(f"{result.get('errorCode')}: {result.get('errorMsg')}")
+        if success != "true":
+            raise KeyError("success")
         return result
 
     def quote(self, account: CarrierAccount, parcel: Parcel, client: httpx.Client) -> Quote:
@@ -115,7 +120,7 @@ class CainiaoCarrier:
             return Quote(
                 ok=True, fee_fen=int(Decimal(str(result["price"])) * 100), days=int(result["days"])
             )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Quote(ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def create_waybill(
@@ -145,12 +150,12 @@ class CainiaoCarrier:
         }
         try:
             result = self._call(account, "TMS_WAYBILL_GET", data, client)
-            code = result["waybillCloudPrintResponseList"][0]["waybillCode"]
-        except ValueError as exc:
+            printed = result["waybillCloudPrintResponseList"][0]
+            return Waybill(ok=True, waybill_no=required(printed, "waybillCode"))
+        except CarrierRefused as exc:
             return Waybill(ok=False, error=str(exc), refused=True)
-        except (httpx.HTTPError, KeyError, IndexError) as exc:
+        except (httpx.HTTPError, IndexError, *MALFORMED) as exc:
             return Waybill(ok=False, error=f"{type(exc).__name__}: {exc}")
-        return Waybill(ok=True, waybill_no=str(code))
 
     def cancel(self, account: CarrierAccount, waybill_no: str, client: httpx.Client) -> bool:
         try:
@@ -160,19 +165,20 @@ class CainiaoCarrier:
                 {"cpCode": "CAINIAO", "waybillCode": waybill_no},
                 client,
             )
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, *MALFORMED):
             return False
-        return bool(result.get("discardResult"))
+        return result.get("discardResult") is True or result.get("discardResult") == "true"
 
     def track(
         self, account: CarrierAccount, waybill_no: str, client: httpx.Client
     ) -> list[Scan] | None:
         try:
             result = self._call(account, "CNTECH_LV_TRACE_QUERY", {"mailNo": waybill_no}, client)
-        except (httpx.HTTPError, ValueError):
+            trace = result["logisticsTrace"]
+            details = listed(trace, "logisticsTraceDetailList")
+            return [scan_of(waybill_no, item) for item in details]
+        except (httpx.HTTPError, *MALFORMED):
             return None
-        trace = result.get("logisticsTrace") or {}
-        return [scan_of(waybill_no, item) for item in trace.get("logisticsTraceDetailList", [])]
 
     def read_push(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
@@ -194,7 +200,7 @@ class CainiaoCarrier:
             return account, [
                 scan_of(str(data["mailNo"]), t) for t in data["logisticsTraceDetailList"]
             ]
-        except (ValueError, KeyError, TypeError) as exc:
+        except MALFORMED as exc:
             raise PushRefused("malformed", f"push lacks {exc}") from exc
 
     def reply(self, accepted: bool) -> Reply:

@@ -35,9 +35,11 @@ from urllib.parse import urlencode
 
 import httpx
 
+from hutong.answers import MALFORMED, listed, required
 from hutong.logistics.protocol import (
     AccountLookup,
     CarrierAccount,
+    CarrierRefused,
     Parcel,
     PushRefused,
     Quote,
@@ -116,9 +118,13 @@ class JdCarrier:
         )
         answer.raise_for_status()
         result = answer.json()
-        if result.get("code") != 0:
-            raise ValueError(f"{result.get('code')}: {result.get('msg')}")
-        return result.get("data")
+        if not isinstance(result.get("code"), int):
+            raise KeyError("code")
+        if result["code"] != 0:
+            raise CarrierRefused(f"{result['code']}: {result.get('msg')}")
+        if not isinstance(result.get("data"), dict):
+            raise KeyError("data")
+        return result["data"]
 
     def quote(self, account: CarrierAccount, parcel: Parcel, client: httpx.Client) -> Quote:
         data = {
@@ -134,7 +140,7 @@ class JdCarrier:
                 fee_fen=int(Decimal(str(result["freightPre"])) * 100),
                 days=int(result["deliveryDays"]),
             )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Quote(ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def create_waybill(
@@ -160,11 +166,11 @@ class JdCarrier:
         }
         try:
             result = self._call(account, "/ecap/v1/orders/create", data, client)
-        except ValueError as exc:
+            return Waybill(ok=True, waybill_no=required(result, "waybillCode"))
+        except CarrierRefused as exc:
             return Waybill(ok=False, error=str(exc), refused=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Waybill(ok=False, error=f"{type(exc).__name__}: {exc}")
-        return Waybill(ok=True, waybill_no=str(result["waybillCode"]))
 
     def cancel(self, account: CarrierAccount, waybill_no: str, client: httpx.Client) -> bool:
         data = {
@@ -175,7 +181,7 @@ class JdCarrier:
         }
         try:
             self._call(account, "/ecap/v1/orders/cancel", data, client)
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, *MALFORMED):
             return False
         return True
 
@@ -185,9 +191,9 @@ class JdCarrier:
         data = {"waybillCode": waybill_no, "customerCode": account.customer_key}
         try:
             result = self._call(account, "/ecap/v1/orders/trace/query", data, client)
-        except (httpx.HTTPError, ValueError):
+            return [scan_of(waybill_no, item) for item in listed(result, "traceDetails")]
+        except (httpx.HTTPError, *MALFORMED):
             return None
-        return [scan_of(waybill_no, item) for item in (result or {}).get("traceDetails", [])]
 
     def read_push(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
@@ -207,7 +213,7 @@ class JdCarrier:
             raise PushRefused("forged", "sign does not match")
         try:
             return account, [scan_of(str(data["waybillCode"]), t) for t in data["traceDetails"]]
-        except (KeyError, TypeError, ValueError) as exc:
+        except MALFORMED as exc:
             raise PushRefused("malformed", f"trace push lacks {exc}") from exc
 
     def reply(self, accepted: bool) -> Reply:

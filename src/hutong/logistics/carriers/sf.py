@@ -39,9 +39,11 @@ from urllib.parse import parse_qsl, quote_plus
 
 import httpx
 
+from hutong.answers import MALFORMED, listed, required
 from hutong.logistics.protocol import (
     AccountLookup,
     CarrierAccount,
+    CarrierRefused,
     Parcel,
     PushRefused,
     Quote,
@@ -129,9 +131,13 @@ class SfCarrier:
         if body.get("apiResultCode") != "A1000":
             raise ValueError(f"{body.get('apiResultCode')}: {body.get('apiErrorMsg')}")
         result = json.loads(body["apiResultData"])
-        if not result.get("success"):
-            raise ValueError(f"{result.get('errorCode')}: {result.get('errorMsg')}")
-        msg: dict[str, Any] = result.get("msgData") or {}
+        if result.get("success") is False:
+            raise CarrierRefused(f"{result.get('errorCode')}: {result.get('errorMsg')}")
+        if result.get("success") is not True:
+            raise KeyError("success")
+        msg = result["msgData"]
+        if not isinstance(msg, dict):
+            raise KeyError("msgData")
         return msg
 
     def quote(self, account: CarrierAccount, parcel: Parcel, client: httpx.Client) -> Quote:
@@ -144,11 +150,13 @@ class SfCarrier:
         try:
             msg = self._call(account, "EXP_RECE_QUERY_DELIVERTM", data, client)
             offer = msg["deliverTmDto"][0]
-        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            return Quote(
+                ok=True,
+                fee_fen=int(Decimal(str(offer["fee"])) * 100),
+                days=int(offer["deliverTime"]),
+            )
+        except (httpx.HTTPError, IndexError, *MALFORMED) as exc:
             return Quote(ok=False, error=f"{type(exc).__name__}: {exc}")
-        return Quote(
-            ok=True, fee_fen=int(Decimal(str(offer["fee"])) * 100), days=int(offer["deliverTime"])
-        )
 
     def create_waybill(
         self, account: CarrierAccount, parcel: Parcel, client: httpx.Client
@@ -176,22 +184,24 @@ class SfCarrier:
         }
         try:
             msg = self._call(account, "EXP_RECE_CREATE_ORDER", data, client)
-        except ValueError as exc:
+            numbers = [
+                required(w, "waybillNo")
+                for w in listed(msg, "waybillNoInfoList")
+                if isinstance(w, dict) and w.get("waybillType") == 1
+            ]
+            if not numbers:
+                raise KeyError("waybillNoInfoList: no waybill of type 1")
+            return Waybill(ok=True, waybill_no=numbers[0])
+        except CarrierRefused as exc:
             return Waybill(ok=False, error=str(exc), refused=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Waybill(ok=False, error=f"{type(exc).__name__}: {exc}")
-        numbers = [
-            w["waybillNo"] for w in msg.get("waybillNoInfoList", []) if w.get("waybillType") == 1
-        ]
-        if not numbers:
-            return Waybill(ok=False, error="no waybill number in the answer", refused=True)
-        return Waybill(ok=True, waybill_no=numbers[0])
 
     def cancel(self, account: CarrierAccount, waybill_no: str, client: httpx.Client) -> bool:
         data = {"dealType": 2, "waybillNoInfoList": [{"waybillType": 1, "waybillNo": waybill_no}]}
         try:
             self._call(account, "EXP_RECE_UPDATE_ORDER", data, client)
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, *MALFORMED):
             return False
         return True
 
@@ -206,13 +216,13 @@ class SfCarrier:
         }
         try:
             msg = self._call(account, "EXP_RECE_SEARCH_ROUTES", data, client)
-        except (httpx.HTTPError, ValueError):
+            return [
+                scan_of(required(resp, "mailNo"), route)
+                for resp in listed(msg, "routeResps")
+                for route in listed(resp, "routes")
+            ]
+        except (httpx.HTTPError, *MALFORMED):
             return None
-        return [
-            scan_of(resp["mailNo"], route)
-            for resp in msg.get("routeResps", [])
-            for route in resp.get("routes", [])
-        ]
 
     def read_push(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
@@ -226,11 +236,12 @@ class SfCarrier:
             raise PushRefused("unknown_account", f"no SF partner {fields['partnerID']!r}")
         try:
             data = open_envelope(fields, account.settings["check_word"])
-            routes = data["WaybillRoute"]
-            return account, [scan_of(str(r["mailno"]), r) for r in routes]
         except ValueError as exc:
             raise PushRefused("forged", str(exc)) from exc
-        except (KeyError, TypeError) as exc:
+        try:
+            routes = data["WaybillRoute"]
+            return account, [scan_of(required(r, "mailno"), r) for r in routes]
+        except MALFORMED as exc:
             raise PushRefused("malformed", f"route push lacks {exc}") from exc
 
     def reply(self, accepted: bool) -> Reply:

@@ -33,9 +33,11 @@ from typing import Any
 
 import httpx
 
+from hutong.answers import MALFORMED, required
 from hutong.logistics.protocol import (
     AccountLookup,
     CarrierAccount,
+    CarrierRefused,
     Parcel,
     PushRefused,
     Quote,
@@ -99,9 +101,11 @@ class ZtoCarrier:
         answer = client.post(f"{account.gateway_url}/{api}", content=body.encode(), headers=headers)
         answer.raise_for_status()
         result = answer.json()
-        if not result.get("status"):
-            raise ValueError(f"{result.get('statusCode')}: {result.get('message')}")
-        return result.get("result")
+        if result.get("status") is False:
+            raise CarrierRefused(f"{result.get('statusCode')}: {result.get('message')}")
+        if result.get("status") is not True:
+            raise KeyError("status")
+        return result.get("result")  # null for calls that answer nothing but their status
 
     def quote(self, account: CarrierAccount, parcel: Parcel, client: httpx.Client) -> Quote:
         data = {
@@ -114,7 +118,7 @@ class ZtoCarrier:
             return Quote(
                 ok=True, fee_fen=int(Decimal(str(result["price"])) * 100), days=int(result["days"])
             )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Quote(ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def create_waybill(
@@ -138,11 +142,11 @@ class ZtoCarrier:
         }
         try:
             result = self._call(account, "zto.open.createOrder", data, client)
-        except ValueError as exc:
+            return Waybill(ok=True, waybill_no=required(result, "billCode"))
+        except CarrierRefused as exc:
             return Waybill(ok=False, error=str(exc), refused=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Waybill(ok=False, error=f"{type(exc).__name__}: {exc}")
-        return Waybill(ok=True, waybill_no=str(result["billCode"]))
 
     def cancel(self, account: CarrierAccount, waybill_no: str, client: httpx.Client) -> bool:
         try:
@@ -152,7 +156,7 @@ class ZtoCarrier:
                 {"billCode": waybill_no, "cancelType": "1"},
                 client,
             )
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, *MALFORMED):
             return False
         return True
 
@@ -163,9 +167,11 @@ class ZtoCarrier:
             result = self._call(
                 account, "zto.merchant.waybill.track.query", {"billCode": waybill_no}, client
             )
-        except (httpx.HTTPError, ValueError):
+            if not isinstance(result, list):
+                raise KeyError("result")
+            return [scan_of(waybill_no, item) for item in result]
+        except (httpx.HTTPError, *MALFORMED):
             return None
-        return [scan_of(waybill_no, item) for item in result or []]
 
     def read_push(
         self, headers: Mapping[str, str], body: bytes, accounts: AccountLookup
@@ -181,7 +187,7 @@ class ZtoCarrier:
         try:
             data = json.loads(text)
             return account, [scan_of(str(t["billCode"]), t) for t in data["traces"]]
-        except (ValueError, KeyError, TypeError) as exc:
+        except MALFORMED as exc:
             raise PushRefused("malformed", f"track push lacks {exc}") from exc
 
     def reply(self, accepted: bool) -> Reply:

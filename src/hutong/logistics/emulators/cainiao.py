@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from hutong.emulation import Delivery, Notifier, emulator_app
+from hutong.emulation import Delivery, Notifier, Omission, emulator_app, omission_router
 from hutong.logistics.carriers.cainiao import data_digest
 from hutong.logistics.emulators.base import (
     CarrierLedger,
@@ -51,25 +51,28 @@ class CainiaoEmulator:
         self.resources = resources  # logistic_provider_id -> app secret
         self.ledger = CarrierLedger(new_digits("LP", 14))
         self.notifier = Notifier(PUSH_SCHEDULE, time_scale)
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
         self.notifier.close()
 
-    @staticmethod
-    def answer(success: bool, error: str = "", **body: Any) -> Response:
+    def answer(self, success: bool, error: str = "", **body: Any) -> Response:
         data = {
             "success": "true" if success else "false",
             "errorCode": "" if success else "S01",
             "errorMsg": error,
             **body,
         }
+        data = self.omission.apply(data)
         return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
 
     def push(self, parcel: EmuParcel, events: list[tuple[str, dt.datetime, str]]) -> Delivery:
         secret = self.resources[parcel.customer_key]
+        details = [detail(*e) for e in events]
+        traces = {"mailNo": parcel.waybill_no, "logisticsTraceDetailList": details}
         content = json.dumps(
-            {"mailNo": parcel.waybill_no, "logisticsTraceDetailList": [detail(*e) for e in events]},
+            self.omission.apply(traces),
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -143,4 +146,6 @@ class CainiaoEmulator:
             return self.answer(False, f"unknown msg_type {msg_type}")
 
         control = control_router(ledger, self.notifier, self.push)
-        return emulator_app("Cainiao emulator (hutong)", router, control)
+        return emulator_app(
+            "Cainiao emulator (hutong)", router, control, omission_router(self.omission)
+        )

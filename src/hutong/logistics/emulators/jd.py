@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from hutong.emulation import Delivery, Notifier, emulator_app
+from hutong.emulation import Delivery, Notifier, Omission, emulator_app, omission_router
 from hutong.logistics.carriers.jd import sign
 from hutong.logistics.emulators.base import (
     CarrierLedger,
@@ -41,17 +41,15 @@ class JdEmulator:
         self.customers = customers  # customerCode -> (app_key, app_secret, access_token)
         self.ledger = CarrierLedger(new_digits("JDV", 12))
         self.notifier = Notifier(PUSH_SCHEDULE, time_scale)
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
         self.notifier.close()
 
-    @staticmethod
-    def answer(code: int, data: Any = None, msg: str = "") -> Response:
-        return Response(
-            json.dumps({"code": code, "msg": msg, "data": data}, ensure_ascii=False),
-            media_type="application/json",
-        )
+    def answer(self, code: int, data: Any = None, msg: str = "") -> Response:
+        body = self.omission.apply({"code": code, "msg": msg, "data": data})
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     def push(self, parcel: EmuParcel, events: list[tuple[str, dt.datetime, str]]) -> Delivery:
         app_key, secret, token = self.customers[parcel.customer_key]
@@ -65,11 +63,13 @@ class JdEmulator:
             for step, at, place in events
         ]
         body = json.dumps(
-            {
-                "customerCode": parcel.customer_key,
-                "waybillCode": parcel.waybill_no,
-                "traceDetails": details,
-            },
+            self.omission.apply(
+                {
+                    "customerCode": parcel.customer_key,
+                    "waybillCode": parcel.waybill_no,
+                    "traceDetails": details,
+                }
+            ),
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -168,4 +168,6 @@ class JdEmulator:
             return self.answer(404, msg=f"unknown action {action}")
 
         control = control_router(ledger, self.notifier, self.push)
-        return emulator_app("JD Logistics emulator (hutong)", control, router)
+        return emulator_app(
+            "JD Logistics emulator (hutong)", control, router, omission_router(self.omission)
+        )

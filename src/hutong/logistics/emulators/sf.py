@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from hutong.emulation import Delivery, Notifier, emulator_app
+from hutong.emulation import Delivery, Notifier, Omission, emulator_app, omission_router
 from hutong.logistics.carriers.sf import digest, open_envelope
 from hutong.logistics.emulators.base import (
     CarrierLedger,
@@ -46,16 +46,21 @@ class SfEmulator:
         self.tariff = tariff
         self.ledger = CarrierLedger(new_digits("SF", 13))
         self.notifier = Notifier(PUSH_SCHEDULE, time_scale)
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
         self.notifier.close()
 
-    @staticmethod
     def answer(
-        success: bool, msg: dict[str, Any] | None = None, code: str = "S0000", error: str = ""
+        self,
+        success: bool,
+        msg: dict[str, Any] | None = None,
+        code: str = "S0000",
+        error: str = "",
     ) -> dict[str, Any]:
         result = {"success": success, "errorCode": code, "errorMsg": error or None, "msgData": msg}
+        result = self.omission.apply(result)
         return {
             "apiResultCode": "A1000",
             "apiErrorMsg": "",
@@ -80,7 +85,9 @@ class SfEmulator:
 
         def build() -> tuple[dict[str, str], bytes]:
             msg_data = json.dumps(
-                {"WaybillRoute": routes}, separators=(",", ":"), ensure_ascii=False
+                self.omission.apply({"WaybillRoute": routes}),
+                separators=(",", ":"),
+                ensure_ascii=False,
             )
             timestamp = str(int(time.time()))
             fields = {
@@ -135,7 +142,9 @@ class SfEmulator:
             return Response(json.dumps(result, ensure_ascii=False), media_type="application/json")
 
         control = control_router(ledger, self.notifier, self.push)
-        return emulator_app("SF Express emulator (hutong)", router, control)
+        return emulator_app(
+            "SF Express emulator (hutong)", router, control, omission_router(self.omission)
+        )
 
     def _create(self, partner: str, data: dict[str, Any]) -> dict[str, Any]:
         receiver: dict[str, Any] = next(

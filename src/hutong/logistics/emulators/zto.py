@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from hutong.emulation import Delivery, Notifier, emulator_app
+from hutong.emulation import Delivery, Notifier, Omission, emulator_app, omission_router
 from hutong.logistics.carriers.zto import data_digest
 from hutong.logistics.emulators.base import (
     CarrierLedger,
@@ -39,14 +39,17 @@ class ZtoEmulator:
         self.apps = apps  # appKey -> appSecret
         self.ledger = CarrierLedger(new_digits("7", 13))
         self.notifier = Notifier(PUSH_SCHEDULE, time_scale)
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
         self.notifier.close()
 
-    @staticmethod
-    def answer(status: bool, result: Any = None, code: str = "", message: str = "") -> Response:
+    def answer(
+        self, status: bool, result: Any = None, code: str = "", message: str = ""
+    ) -> Response:
         body = {"status": status, "message": message, "statusCode": code, "result": result}
+        body = self.omission.apply(body)
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     def push(self, parcel: EmuParcel, events: list[tuple[str, dt.datetime, str]]) -> Delivery:
@@ -61,7 +64,8 @@ class ZtoEmulator:
             }
             for step, at, place in events
         ]
-        body = json.dumps({"traces": traces}, separators=(",", ":"), ensure_ascii=False)
+        pushed = self.omission.apply({"traces": traces})
+        body = json.dumps(pushed, separators=(",", ":"), ensure_ascii=False)
         headers = {
             "Content-Type": "application/json",
             "x-appKey": parcel.customer_key,
@@ -128,4 +132,6 @@ class ZtoEmulator:
             return self.answer(False, code="S404", message=f"unknown api {api}")
 
         control = control_router(ledger, self.notifier, self.push)
-        return emulator_app("ZTO emulator (hutong)", control, router)
+        return emulator_app(
+            "ZTO emulator (hutong)", control, router, omission_router(self.omission)
+        )

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from hutong.emulation import Omission, omission_router
 from hutong.payments import crypto
 from hutong.payments.emulators.base import (
     Delivery,
@@ -56,6 +57,7 @@ class AlipayEmulator:
         self.ledger = Ledger()
         self.notifier = Notifier(RETRY_SCHEDULE, time_scale)
         self.base_url = ""
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
@@ -64,7 +66,9 @@ class AlipayEmulator:
     # -- signing -------------------------------------------------------------------------
     def envelope(self, method: str, body: Mapping[str, Any]) -> str:
         """Alipay's answer: the ``_response`` object and a signature over its exact text."""
-        inner = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        inner = json.dumps(
+            self.omission.apply(dict(body)), separators=(",", ":"), ensure_ascii=False
+        )
         sign = crypto.rsa_sign(self.key, inner.encode())
         return f'{{"{method.replace(".", "_")}_response":{inner},"sign":"{sign}"}}'
 
@@ -112,6 +116,7 @@ class AlipayEmulator:
         }
         if payment.paid_at is not None:
             params["gmt_payment"] = local_time(payment.paid_at)
+        params = self.omission.apply(params)
         params["sign"] = crypto.rsa_sign(
             self.key, sign_content(params, exclude=("sign", "sign_type")).encode()
         )
@@ -363,4 +368,6 @@ class AlipayEmulator:
             return Response(self.bill(app_id, day), media_type="application/zip")
 
         control = control_router(self.ledger, self.notifier, self.notify_paid, self.notify_refunded)
-        return emulator_app("Alipay emulator (hutong)", router, control)
+        return emulator_app(
+            "Alipay emulator (hutong)", router, control, omission_router(self.omission)
+        )

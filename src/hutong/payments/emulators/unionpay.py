@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
+from hutong.emulation import Omission, omission_router
 from hutong.payments import crypto
 from hutong.payments.emulators.base import (
     Delivery,
@@ -90,13 +91,14 @@ class UnionPayEmulator:
         self.ledger = Ledger()
         self.notifier = Notifier(RETRY_SCHEDULE, time_scale)
         self.txn_times: dict[str, str] = {}  # orderId -> txnTime it was sent with
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
         self.notifier.close()
 
     def signed(self, fields: dict[str, str]) -> dict[str, str]:
-        fields = {**fields, "signPubKeyCert": self.keys.signer_cert}
+        fields = {**self.omission.apply(fields), "signPubKeyCert": self.keys.signer_cert}
         return sign(fields, self.keys.signer_key)
 
     def _answer(self, fields: dict[str, str]) -> Response:
@@ -347,4 +349,6 @@ class UnionPayEmulator:
             return refused(req) if req is None else self._answer(self._file(req))
 
         control = control_router(self.ledger, self.notifier, self.notify_paid, self.notify_refunded)
-        return emulator_app("UnionPay ACP emulator (hutong)", router, control)
+        return emulator_app(
+            "UnionPay ACP emulator (hutong)", router, control, omission_router(self.omission)
+        )

@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
+from hutong.emulation import Omission, omission_router
 from hutong.payments import crypto
 from hutong.payments.emulators.base import (
     Delivery,
@@ -70,6 +71,7 @@ class WechatPayEmulator:
         self.notifier = Notifier(RETRY_SCHEDULE, time_scale)
         self.auto_refund = auto_refund
         self.bills: dict[str, bytes] = {}
+        self.omission = Omission()  # a fault a test switches on (hutong.emulation)
         self.app = self._build()
 
     def close(self) -> None:
@@ -77,6 +79,7 @@ class WechatPayEmulator:
 
     # -- signing ---------------------------------------------------------------------------
     def answer(self, status: int, body: dict[str, Any] | None) -> Response:
+        body = self.omission.apply(body) if body else body
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False) if body else ""
         headers = signed_headers(self.platform_key, self.public_key_id, text)
         return Response(text, status_code=status, media_type="application/json", headers=headers)
@@ -120,7 +123,9 @@ class WechatPayEmulator:
             "resource_type": "encrypt-resource",
             "event_type": event_type,
             "summary": "支付成功" if event_type == "TRANSACTION.SUCCESS" else "退款状态变更",
-            "resource": encrypt_resource(merchant.apiv3_key, resource, original_type),
+            "resource": encrypt_resource(
+                merchant.apiv3_key, self.omission.apply(resource), original_type
+            ),
         }
         text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
         headers = signed_headers(self.platform_key, self.public_key_id, text)
@@ -445,4 +450,6 @@ class WechatPayEmulator:
             return Response(self.bills.pop(token), media_type="application/octet-stream")
 
         control = control_router(ledger, self.notifier, self.notify_paid, self.notify_refunded)
-        return emulator_app("WeChat Pay emulator (hutong)", router, control)
+        return emulator_app(
+            "WeChat Pay emulator (hutong)", router, control, omission_router(self.omission)
+        )

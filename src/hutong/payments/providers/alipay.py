@@ -46,9 +46,9 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from hutong.answers import MALFORMED, malformed, required
 from hutong.payments import crypto
 from hutong.payments.protocol import (
-    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -62,8 +62,6 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
-    malformed,
-    required,
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

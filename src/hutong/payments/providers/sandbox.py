@@ -17,8 +17,8 @@ from collections.abc import Mapping
 
 import httpx
 
+from hutong.answers import MALFORMED, malformed
 from hutong.payments.protocol import (
-    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -32,7 +32,6 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
-    malformed,
 )
 
 HEADER = "Sandbox-Signature"

@@ -45,9 +45,9 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hutong.answers import MALFORMED, malformed, required
 from hutong.payments import crypto
 from hutong.payments.protocol import (
-    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -61,8 +61,6 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
-    malformed,
-    required,
 )
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

@@ -52,9 +52,9 @@ from decimal import Decimal
 
 import httpx
 
+from hutong.answers import MALFORMED, malformed, required
 from hutong.payments import crypto
 from hutong.payments.protocol import (
-    MALFORMED,
     Account,
     AccountLookup,
     Notice,
@@ -68,8 +68,6 @@ from hutong.payments.protocol import (
     RefundStatus,
     Reply,
     StatementLine,
-    malformed,
-    required,
 )
 
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
