@@ -34,7 +34,7 @@ from hutong.lake.segments import SegmentWriter, decode_line, encode_record
 from hutong.live import service
 from hutong.live.counters import KIND, SPAN_MS, Batch, LiveCounters
 from hutong.live.models import LiveSession, SessionState
-from hutong.live.schemas import LiveEventsIn, LiveEventsOut
+from hutong.live.schemas import LiveEventIn, LiveEventsIn, LiveEventsOut
 from hutong.privacy.hashing import KeyedHasher
 from hutong.tenants.principal import Principal
 
@@ -111,22 +111,7 @@ class LiveHub:
         """Log the batch, then count it. Only the session's platform (or the operator)
         reports its events."""
         live = service.writable_session(session, who, session_id)
-        start_ms = int(live.starts_at.timestamp() * 1000)
-        for i, e in enumerate(body.events):
-            if abs(e.ts_ms - start_ms) >= SPAN_MS:
-                raise InvalidInput(f"events[{i}]: more than 99 days from the session's start")
-        rows: list[Row] = [
-            (
-                e.event_id,
-                e.kind,
-                e.ts_ms,
-                self.hasher.hash("viewer", f"{live.platform_id}:{e.viewer}") if e.viewer else "",
-                e.product_ref,
-                e.order_ref if e.kind in ("order", "refund") else "",
-                e.amount_fen if e.kind in ("order", "refund") else 0,
-            )
-            for e in body.events
-        ]
+        rows = self._rows(live, body.events)
         received_ms = str(int(time.time() * 1000))
         self.writer.append_bytes(
             b"".join(
@@ -141,6 +126,34 @@ class LiveHub:
         if live.state == SessionState.SCHEDULED.value:
             live.state = SessionState.LIVE.value
         return LiveEventsOut(received=len(rows), applied=applied, duplicates=len(rows) - applied)
+
+    def _rows(self, live: LiveSession, events: list[LiveEventIn]) -> list[Row]:
+        """The batch's rows, checked: within 99 days of the start, and naming what its kind
+        needs (a viewer enters or leaves; an order or refund names its order)."""
+        start_ms = int(live.starts_at.timestamp() * 1000)
+        viewer_of = f"{live.platform_id}:"
+        rows: list[Row] = []
+        for i, e in enumerate(events):
+            kind, viewer = e["kind"], e.get("viewer", "")
+            if abs(e["ts_ms"] - start_ms) >= SPAN_MS:
+                raise InvalidInput(f"events[{i}]: more than 99 days from the session's start")
+            if kind in ("enter", "leave") and not viewer:
+                raise InvalidInput(f"events[{i}]: a {kind} event names its viewer")
+            money = kind in ("order", "refund")
+            if money and not e.get("order_ref"):
+                raise InvalidInput(f"events[{i}]: a {kind} event names its order_ref")
+            rows.append(
+                (
+                    e["event_id"],
+                    kind,
+                    e["ts_ms"],
+                    self.hasher.hash("viewer", viewer_of + viewer) if viewer else "",
+                    e.get("product_ref", ""),
+                    e.get("order_ref", "") if money else "",
+                    e.get("amount_fen", 0) if money else 0,
+                )
+            )
+        return rows
 
     def counters_for(self, session: Session, live: LiveSession) -> SessionCounters:
         with self._lock:
