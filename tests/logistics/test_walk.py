@@ -15,7 +15,12 @@ from sqlalchemy import update
 from hutong.logistics.emulators.base import Tariff
 from hutong.logistics.emulators.sf import SfEmulator
 from hutong.logistics.models import CarrierAccount
-from hutong.logistics.service import flag_stale, intercept_refunded, poll_due
+from hutong.logistics.service import (
+    ask_unsettled_again,
+    flag_stale,
+    intercept_refunded,
+    poll_due,
+)
 from hutong.payments.emulators.wechatpay import WechatPayEmulator
 from tests.api.market import Market, build_market, ok
 from tests.commerce.shop import (
@@ -326,3 +331,18 @@ def test_an_unreadable_waybill_answer_asks_the_same_carrier_again_never_the_next
         taken = [w for w, p in parcels.items() if p["reference"] == shipped["id"]]
         assert taken == [shipped["waybill_no"]]  # booked once, kept the waybill it first made
         assert state_of(m, "tmall", created["id"]) == "shipped"
+
+        # left waiting, the worker asks SF again by itself
+        later = paid_order(m, server, gateway)
+        ok(httpx.post(f"{sf}/_emulator/omit", json={"field": "msgData.waybillNoInfoList"}))
+        try:
+            again = m.client("tmall").post(f"/v1/orders/{later['id']}/shipments", json={})
+            assert again.status_code == 409
+            assert ask_unsettled_again(server.world.runtime.logistics) == 0  # still unreadable
+        finally:
+            ok(httpx.post(f"{sf}/_emulator/omit", json={"field": ""}))
+        assert ask_unsettled_again(server.world.runtime.logistics) == 1
+        assert ask_unsettled_again(server.world.runtime.logistics) == 0  # nothing left waiting
+        assert state_of(m, "tmall", later["id"]) == "shipped"
+        (settled,) = ok(m.client("tmall").get(f"/v1/orders/{later['id']}/shipments"))
+        assert settled["carrier"] == "sf" and settled["waybill_no"]

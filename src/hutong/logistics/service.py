@@ -175,7 +175,11 @@ def ship_order(
         if existing is not None and existing.waybill_no is not None:
             raise Conflict("the order already has a shipment")
         # a shipment whose carrier's answer could not be read is asked again, as itself
-        unsettled = (existing.id, existing.carrier) if existing is not None else None
+        unsettled = (
+            (existing.id, existing.carrier, _parcel_of(existing, order))
+            if existing is not None
+            else None
+        )
         rule = session.get(CarrierRule, order.seller_id)
         accounts = {
             a.carrier: ctx.account(a)
@@ -206,11 +210,11 @@ def ship_order(
         fastest = rule is not None and rule.mode == "fastest"
         stats = rules.carrier_stats(session, order.region) if fastest else {}
     if unsettled is not None:
-        shipment_id, unsettled_carrier = unsettled
+        shipment_id, unsettled_carrier, as_sent = unsettled
         if unsettled_carrier not in accounts:
             raise Conflict(f"shipment {shipment_id} waits on a {unsettled_carrier} account")
         return _request_waybill(
-            ctx, order_id, shipment_id, unsettled_carrier, accounts[unsettled_carrier], parcel
+            ctx, order_id, shipment_id, unsettled_carrier, accounts[unsettled_carrier], as_sent
         )
     if carrier is not None:
         plan = [rules.Candidate(carrier, "requested")]
@@ -227,6 +231,48 @@ def ship_order(
             return refusal
         errors.append(f"{candidate.carrier}: {refusal}")
     raise NoCarrier("every carrier refused: " + "; ".join(errors))
+
+
+def _parcel_of(shipment: Shipment, order: Order) -> Parcel:
+    """The parcel as the shipment first described it to its carrier."""
+    return Parcel(
+        reference=shipment.id,
+        weight_g=shipment.weight_g,
+        from_region=shipment.from_region,
+        to_region=shipment.to_region,
+        receiver=dict(order.ship_to),
+        declared_value_fen=order.total_fen,
+    )
+
+
+def ask_unsettled_again(ctx: Logistics, limit: int = 100) -> int:
+    """The worker's job: shipments whose carrier's answer could not be read are asked again
+    (the same shipment, so the carrier answers with the waybill it made, if it made one);
+    how many were settled, shipped or refused. Orders no longer waiting to ship are left
+    (a refund meanwhile: the intercept job handles a waybill once one is known)."""
+    with ctx.store.reading() as session:
+        rows = session.execute(
+            select(Shipment, Order, AccountRow)
+            .join(Order, Order.id == Shipment.order_id)
+            .join(AccountRow, AccountRow.id == Shipment.account_id)
+            .where(
+                Shipment.waybill_no.is_(None),
+                Shipment.status == TrackStatus.INFO_RECEIVED.value,
+                Order.state.in_([OrderState.PAID.value, OrderState.PARTIALLY_REFUNDED.value]),
+                AccountRow.active.is_(True),
+            )
+            .order_by(Shipment.created_at)
+            .limit(limit)
+        ).all()
+        waiting = [(s.id, o.id, s.carrier, ctx.account(a), _parcel_of(s, o)) for s, o, a in rows]
+    settled = 0
+    for shipment_id, order_id, carrier, account, parcel in waiting:
+        try:
+            _request_waybill(ctx, order_id, shipment_id, carrier, account, parcel)
+        except CarrierUnsettled:
+            continue
+        settled += 1
+    return settled
 
 
 def _open_shipment(
@@ -292,11 +338,15 @@ def _request_waybill(
         ctx.client,
     )
     with ctx.store.transaction() as session:
-        shipment = session.get(Shipment, shipment_id)
+        # the order's lock first: a request and the worker asking again for the same
+        # shipment settle it once (the second finds the waybill the first wrote)
         order = session.scalar(
             select(Order).where(Order.id == order_id).with_for_update(key_share=True)
         )
+        shipment = session.get(Shipment, shipment_id)
         assert shipment is not None and order is not None
+        if shipment.waybill_no is not None:
+            return shipment_id
         if not waybill.ok:
             shipment.error = waybill.error[:500]
             if waybill.refused:

@@ -15,7 +15,13 @@ from hutong.config import Settings
 from hutong.lake.compact import compact
 from hutong.lake.export import export
 from hutong.lake.schema import SCHEMAS
-from hutong.logistics.service import Logistics, flag_stale, intercept_refunded, poll_due
+from hutong.logistics.service import (
+    Logistics,
+    ask_unsettled_again,
+    flag_stale,
+    intercept_refunded,
+    poll_due,
+)
 from hutong.payments.service import Payments, sync_due
 from hutong.runtime import build_logistics, build_payments
 from hutong.store import Store, utcnow
@@ -93,6 +99,7 @@ def jobs(
         Job("tracking_poll", 60.0, lambda: poll_due(logistics)),
         Job("stale_parcels", 600.0, lambda: flag_stale(logistics)),
         Job("intercepts", 5.0, lambda: intercept_refunded(logistics)),
+        Job("unsettled_waybills", 30.0, lambda: ask_unsettled_again(logistics)),
         Job("lake_export", 60.0, lambda: export(store, settings.lake_dir)),
         Job("retention", 3600.0, retention),
         Job("alliances", float(settings.alliance_poll_seconds), alliances),
