@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from peak import peak_rss_mb
+
 WINDOW_MS = 7 * 86_400_000
 
 
@@ -72,15 +74,6 @@ JOINS: dict[str, Callable[[Path], int]] = {
     "polars join_asof": polars_join,
     "DuckDB ASOF JOIN": duckdb_join,
 }
-
-
-def peak_rss_mb() -> float:
-    """This process's resident high-water mark (``VmHWM``; ``ru_maxrss`` would count the
-    parent's memory from before the exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

@@ -15,18 +15,9 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
-
-
-def peak_rss_mb() -> float:
-    """This process's resident high-water mark (``VmHWM``; ``ru_maxrss`` would count the
-    parent's memory from before the exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from peak import peak_rss_mb
 
 
 def main() -> None:
