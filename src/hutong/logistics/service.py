@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 from sqlalchemy import select
@@ -327,14 +327,7 @@ def _request_waybill(
     other carrier is asked, and the next request asks this one again for this shipment."""
     waybill = ctx.carrier(carrier).create_waybill(
         account,
-        Parcel(
-            shipment_id,
-            parcel.weight_g,
-            parcel.from_region,
-            parcel.to_region,
-            parcel.receiver,
-            parcel.declared_value_fen,
-        ),
+        replace(parcel, reference=shipment_id),  # the carrier's order reference
         ctx.client,
     )
     with ctx.store.transaction() as session:
