@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class Replay:
             yield held
 
 
-def _concat(parts: list[tuple]) -> Batch:
+def _concat(parts: list[tuple[Any, ...]]) -> Batch:
     columns: list[list[np.ndarray]] = [[] for _ in range(7)]
     for event_id, kind, ts, viewer, product, order, amount in parts:
         n = event_id.shape[0]

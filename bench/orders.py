@@ -199,7 +199,7 @@ def measured_round(
     server: subprocess.Popen[bytes], db: str, args: argparse.Namespace, *walk_args: object
 ) -> Walks:
     cpu, xacts = cpu_seconds(server.pid), transactions(db)
-    walks = asyncio.run(run_walks(*walk_args, args.seconds, args.concurrency))  # type: ignore[arg-type]
+    walks = asyncio.run(run_walks(*walk_args, args.seconds, args.concurrency))  # type: ignore[arg-type, call-arg]
     walks.server_cpu = cpu_seconds(server.pid) - cpu
     time.sleep(0.6)  # PostgreSQL publishes its statistics at most twice a second
     walks.xacts = transactions(db) - xacts
