@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# What reading a malformed answer raises (ArithmeticError: Decimal's InvalidOperation)
-MALFORMED = (KeyError, ValueError, TypeError, AttributeError, ArithmeticError)
+# What reading a malformed answer raises (LookupError: a missing key or a list too short;
+# ArithmeticError: Decimal's InvalidOperation)
+MALFORMED = (LookupError, ValueError, TypeError, AttributeError, ArithmeticError)
 
 
 def malformed(exc: Exception, text: str = "") -> str:

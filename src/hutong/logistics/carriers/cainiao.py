@@ -154,7 +154,7 @@ class CainiaoCarrier:
             return Waybill(ok=True, waybill_no=required(printed, "waybillCode"))
         except CarrierRefused as exc:
             return Waybill(ok=False, error=str(exc), refused=True)
-        except (httpx.HTTPError, IndexError, *MALFORMED) as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Waybill(ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def cancel(self, account: CarrierAccount, waybill_no: str, client: httpx.Client) -> bool:

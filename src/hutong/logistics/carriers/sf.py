@@ -155,7 +155,7 @@ class SfCarrier:
                 fee_fen=int(Decimal(str(offer["fee"])) * 100),
                 days=int(offer["deliverTime"]),
             )
-        except (httpx.HTTPError, IndexError, *MALFORMED) as exc:
+        except (httpx.HTTPError, *MALFORMED) as exc:
             return Quote(ok=False, error=f"{type(exc).__name__}: {exc}")
 
     def create_waybill(

@@ -71,6 +71,8 @@ QUERY_TRANS = "/gateway/api/queryTrans.do"
 FILE_TRANS = "/gateway/api/fileTransReq.do"
 # ACP's answer codes for "the outcome is not known yet": query again later, never read as failed
 UNSETTLED = frozenset({"03", "04", "05"})
+# a queried transaction's origRespCode; any other code is a failure
+ORIGINAL_STATUS = {"00": PaymentStatus.SUCCEEDED} | dict.fromkeys(UNSETTLED, PaymentStatus.PENDING)
 
 
 # -- pure message building and reading ----------------------------------------------------------
@@ -238,17 +240,10 @@ class UnionPayProvider:
             return QueryResult(ok=False, error=f"{data.get('respCode')}: {data.get('respMsg')}")
         try:
             orig = required(data, "origRespCode")
-            status = (
-                PaymentStatus.SUCCEEDED
-                if orig == "00"
-                else PaymentStatus.PENDING
-                if orig in UNSETTLED
-                else PaymentStatus.FAILED
-            )
             return QueryResult(
                 ok=True,
                 found=True,
-                status=status,
+                status=ORIGINAL_STATUS.get(orig, PaymentStatus.FAILED),
                 amount_fen=int(required(data, "txnAmt")),
                 provider_txn_id=data.get("queryId", ""),
                 raw_status=orig,
